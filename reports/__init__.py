@@ -1,0 +1,1 @@
+"""Results JSON, terminal summary and HTML reports of benchmark runs."""

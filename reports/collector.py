@@ -1,0 +1,185 @@
+"""Controller-side plugin: gathers every case's report (also from xdist workers), writes the
+results JSON and the pytest-html report, prints the summary, and applies the exit gate.
+
+Failing cases are the measurement, so they do not fail the run: the exit status is 0 when
+every suite's pass rate is at least --min-pass-rate and nothing errored, else 1.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.options import get_options, runs_benchmark
+from reports.summary import CaseRecord, format_spider_summary, summarize_spider
+
+_RECORDS = pytest.StashKey[list[CaseRecord]]()
+_STARTED = pytest.StashKey[float]()
+_RESULTS = pytest.StashKey[tuple[dict[str, Any], Path]]()
+VERSIONED = ("torch", "transformers", "peft", "deepeval", "sqlglot", "lm-eval", "pytest", "pytest-xdist")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _active(config: pytest.Config) -> bool:
+    return not _is_worker(config) and runs_benchmark(config)
+
+
+def report_dir(config: pytest.Config) -> Path:
+    options = get_options(config)
+    return options.results_dir / "runs" / options.label
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_RECORDS] = []
+    config.stash[_STARTED] = time.time()
+    if not _active(config):
+        return
+    config.pluginmanager.register(_Collector(config), "tradeoff-collector")
+    if not config.getoption("htmlpath", None):
+        # Every benchmark run leaves a self-contained pytest-html page beside its results.
+        config.option.htmlpath = str(report_dir(config) / "pytest.html")
+        config.option.self_contained_html = True
+
+
+def _suite(report: pytest.TestReport) -> str | None:
+    props = dict(report.user_properties)
+    if "suite" in props:
+        return props["suite"]
+    for suite in ("spider", "mmlu"):
+        if suite in report.keywords:
+            return suite
+    return None
+
+
+class _Collector:
+    """Registered on the controller only; xdist replays workers' reports here."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = to_record(report)
+        if record is not None:
+            self.config.stash[_RECORDS].append(record)
+
+
+def to_record(report: pytest.TestReport) -> CaseRecord | None:
+    """A benchmark case's final outcome, from its setup or call report."""
+    suite = _suite(report)
+    if suite is None:
+        return None
+    props = dict(report.user_properties)
+    case_id = report.nodeid.rsplit("[", 1)[-1].rstrip("]")
+    if report.when == "call":
+        outcome = "passed" if report.passed else "skipped" if report.skipped else "failed"
+    elif report.skipped:
+        outcome = "skipped"
+    elif report.failed:
+        outcome = "error"
+    else:
+        return None
+    skip_reason = None
+    if outcome == "skipped" and isinstance(report.longrepr, tuple):
+        skip_reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+    if suite == "spider" and "hardness" not in props:
+        props["hardness"] = next((h for h in ("easy", "medium", "hard", "extra") if h in report.keywords), "unknown")
+    return CaseRecord(suite, case_id, outcome, props, skip_reason, report.duration)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def build_results(config: pytest.Config) -> dict[str, Any]:
+    from tradeoff.modeling import model_identity
+    from tradeoff.spider_data import SpiderData
+
+    options = get_options(config)
+    records = sorted(config.stash[_RECORDS], key=lambda r: (r.suite, r.case_id))
+    results: dict[str, Any] = {
+        "model": options.model_name,
+        "base_model": options.model.base.name,
+        "base_source": options.model.base.source,
+        "identity": model_identity(options.model),
+        "settings": {
+            "spider_shots": options.spider_shots,
+            "max_new_tokens": options.max_new_tokens,
+            "batch_size": options.batch_size,
+            "query_timeout_s": options.query_timeout,
+            "max_rows": options.max_rows,
+            "limit": options.limit,
+        },
+        "versions": _versions(),
+        "hardware": {"machine": platform.machine(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "started": config.stash[_STARTED],
+        "duration_s": time.time() - config.stash[_STARTED],
+        "suites": {},
+        "cases": [r.to_json() for r in records],
+    }
+    spider = [r for r in records if r.suite == "spider"]
+    if spider:
+        data = SpiderData(options.spider_dir)
+        results["suites"]["spider"] = summarize_spider(spider)
+        results["data"] = {"spider_dir": str(options.spider_dir), "spider_sha256": data.checksums(
+            sorted({r.props.get("db_id", r.case_id.rsplit("-", 1)[0]) for r in spider}))}
+    return results
+
+
+def _gate(results: dict[str, Any], min_pass_rate: float) -> int:
+    for summary in results["suites"].values():
+        if summary.get("errors"):
+            return 1
+        rate = summary["overall"]["pass_rate"]
+        if rate is not None and rate < min_pass_rate:
+            return 1
+    return 0
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if not _active(config) or not config.stash[_RECORDS]:
+        return
+    results = build_results(config)
+    out = report_dir(config)
+    out.mkdir(parents=True, exist_ok=True)
+    path = get_options(config).results_dir / "results" / f"{get_options(config).label}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=1, default=str))
+    tmp.replace(path)
+    config.stash[_RESULTS] = (results, path)
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        session.exitstatus = _gate(results, get_options(config).min_pass_rate)
+
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if _RESULTS not in config.stash:
+        return
+    results, path = config.stash[_RESULTS]
+    terminalreporter.section("benchmark summary")
+    if "spider" in results["suites"]:
+        for line in format_spider_summary(results["model"], results["suites"]["spider"]):
+            terminalreporter.write_line(line)
+    terminalreporter.write_line(f"results JSON: {path}")
+    if config.getoption("htmlpath", None):
+        terminalreporter.write_line(f"HTML report: {Path(config.getoption('htmlpath')).resolve()}")
+    gate = get_options(config).min_pass_rate
+    terminalreporter.write_line(f"exit gate: pass rate >= {gate:.2f} and no errors")

