@@ -4,16 +4,23 @@ Model output is hostile input: it may try to write, attach other files,
 change pragmas, load extensions, loop forever or exhaust memory. Defences,
 outermost first:
 
-1. only one statement, and it must start with SELECT, WITH or VALUES;
+1. one statement only, and never one of SQLite's non-query statements
+   (only SELECT, WITH and VALUES get through);
 2. the file is opened `mode=ro&immutable=1` (no journal/WAL side files) and
    `PRAGMA query_only=1` is set;
 3. an authorizer allows reading only (SELECT, READ, RECURSIVE, harmless
    functions) and denies everything else: writes, DDL, ATTACH (which VACUUM
    INTO also needs), PRAGMA, transactions, load_extension;
 4. `setlimit` caps value size (randomblob/zeroblob bombs), SQL length,
-   columns, expression depth and attached databases;
+   columns, LIKE patterns, expression depth and attached databases;
 5. a progress handler interrupts the query at a wall-clock deadline, and
-   fetching stops after `max_rows` rows or a total byte budget.
+   fetching stops after `max_rows` rows or a total byte budget;
+6. backstop: a progress handler only runs between VM instructions, and one
+   instruction can run for minutes (e.g. `instr()` on two 5 MB strings is
+   quadratic). Queries therefore run on a per-connection daemon thread; if it
+   misses the deadline by `HARD_GRACE_S`, the caller gets "timeout" at once
+   and that connection is abandoned (its thread stops as soon as the stuck
+   call returns) and replaced by a fresh one.
 
 `Sandbox.run` never raises for bad SQL; it returns a `QueryResult` whose
 `failure` names what went wrong.
@@ -22,6 +29,7 @@ outermost first:
 from __future__ import annotations
 
 import os
+import queue
 import re
 import sqlite3
 import threading
@@ -42,15 +50,15 @@ FAILURES = (
     "empty_output",
 )
 
-MAX_SQL_BYTES = 100_000  # Spider queries are < 1 kB; longer text is not a query
+MAX_SQL_CHARS = 100_000  # Spider queries are < 1 kB; longer text is not a query
 MAX_COLUMNS = 256  # >= widest Spider table (48); bounds one row's memory
 MAX_EXPR_DEPTH = 200
+MAX_LIKE_PATTERN = 1_000  # LIKE/GLOB cost is ~ pattern x text
 RESULT_BYTES_FACTOR = 10  # total text/blob bytes fetched <= factor * max_value_bytes
-PROGRESS_STEPS = 100  # VM instructions between deadline checks (cheap: ~1% cost)
+PROGRESS_STEPS = 100  # VM instructions between deadline checks (~1% overhead)
+HARD_GRACE_S = 0.25  # how long past the deadline before a connection is abandoned
 
-_ALLOWED_ACTIONS = frozenset(
-    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE}
-)
+_ALLOWED_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
 _DENIED_FUNCTIONS = frozenset(
     {"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit", "sqlite_dbpage"}
 )
@@ -66,8 +74,14 @@ _ACTION_NAMES = {
     ).split()
 }
 _FIRST_WORD = re.compile(r"[A-Za-z_]+")
-_QUERY_KEYWORDS = frozenset({"select", "with", "values"})
+# Every other statement SQLite knows; anything else is left to its parser.
+_OTHER_STATEMENTS = frozenset(
+    "alter analyze attach begin commit create delete detach drop end explain insert "
+    "pragma reindex release replace rollback savepoint update vacuum".split()
+)
 _SYNTAX_MARKERS = ("syntax error", "incomplete input", "unrecognized token", "parser stack overflow")
+
+Outcome = tuple[str | None, str, list[tuple] | None]  # (failure, detail, rows)
 
 
 @dataclass(frozen=True)
@@ -93,92 +107,83 @@ class QueryResult:
         return self.failure is None
 
 
-class _Denied(Exception):
-    """Internal: the statement was refused before it reached SQLite."""
+class _Rejected(Exception):
+    """Internal: the text must not, or cannot, be handed to SQLite."""
+
+    def __init__(self, failure: str, detail: str) -> None:
+        super().__init__(detail)
+        self.failure = failure
 
 
-class Sandbox:
-    """One read-only SQLite connection that runs untrusted SQL safely."""
+class _Job:
+    __slots__ = ("sql", "done", "outcome")
 
-    def __init__(self, db_path: str | Path, limits: QueryLimits = QueryLimits()) -> None:
-        self.db_path = Path(db_path).resolve()
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        self.done = threading.Event()
+        self.outcome: Outcome = ("timeout", "not run", None)
+
+
+class _Session:
+    """One hardened connection plus the daemon thread that uses it.
+
+    Callbacks keep their state here, not on the Sandbox, because an
+    abandoned session may still be finishing a stuck call.
+    """
+
+    def __init__(self, db_path: Path, limits: QueryLimits) -> None:
         self.limits = limits
-        if not self.db_path.is_file():
-            raise FileNotFoundError(f"database not found: {self.db_path}")
-        self._lock = threading.Lock()
-        self._deadline = 0.0
-        self._denial: str | None = None
-        self._conn = self._connect()
+        self.deadline = 0.0
+        self.denial: str | None = None
+        self.conn = _open(db_path, limits, self._authorize, self._past_deadline)
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(
+            target=self._serve, name=f"sql-sandbox:{db_path.name}", daemon=True
+        )
+        self.thread.start()
 
-    def _connect(self) -> sqlite3.Connection:
-        uri = f"{self.db_path.as_uri()}?mode=ro&immutable=1"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-        # Spider's test-suite evaluator decodes text this way; bad UTF-8 in
-        # the data (or produced by CAST(x'ff' AS TEXT)) must not crash us.
-        conn.text_factory = lambda b: b.decode(errors="ignore")
-        conn.execute("PRAGMA query_only=1")
-        if hasattr(conn, "enable_load_extension"):
-            conn.enable_load_extension(False)
-        value_cap = self.limits.max_value_bytes
-        for limit, value in (
-            (sqlite3.SQLITE_LIMIT_LENGTH, value_cap),
-            (sqlite3.SQLITE_LIMIT_SQL_LENGTH, min(MAX_SQL_BYTES, value_cap)),
-            (sqlite3.SQLITE_LIMIT_COLUMN, MAX_COLUMNS),
-            (sqlite3.SQLITE_LIMIT_EXPR_DEPTH, MAX_EXPR_DEPTH),
-            (sqlite3.SQLITE_LIMIT_ATTACHED, 0),
-            (sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH, 1),
-            (sqlite3.SQLITE_LIMIT_WORKER_THREADS, 0),
-        ):
-            conn.setlimit(limit, value)
-        conn.set_authorizer(self._authorize)
-        conn.set_progress_handler(self._past_deadline, PROGRESS_STEPS)
-        return conn
+    def _serve(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            job.outcome = self._execute(job.sql)
+            job.done.set()
+        self.conn.close()
+
+    def retire(self) -> None:
+        """Stop after the current job; the connection closes in-thread."""
+        self.deadline = 0.0  # make the progress handler interrupt at once
+        self.jobs.put(None)
 
     def _authorize(self, action: int, arg1: Any, arg2: Any, db: Any, trigger: Any) -> int:
         if action in _ALLOWED_ACTIONS:
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_FUNCTION and str(arg2).lower() not in _DENIED_FUNCTIONS:
             return sqlite3.SQLITE_OK
-        if self._denial is None:
-            name = _ACTION_NAMES.get(action, str(action))
+        if self.denial is None:
             detail = " ".join(str(a) for a in (arg1, arg2) if a)
-            self._denial = f"{name} {detail}".strip()
+            self.denial = f"{_ACTION_NAMES.get(action, str(action))} {detail}".strip()
         return sqlite3.SQLITE_DENY
 
     def _past_deadline(self) -> int:
-        return 1 if time.monotonic() > self._deadline else 0
+        return 1 if time.monotonic() > self.deadline else 0
 
-    def run(self, sql: str) -> QueryResult:
-        """Execute one read-only query; never raises for bad SQL."""
-        start = time.perf_counter()
-        with self._lock:
-            failure, message, rows = self._run_locked(sql)
-        return QueryResult(rows, failure, message, time.perf_counter() - start)
-
-    def _run_locked(self, sql: Any) -> tuple[str | None, str, list[tuple] | None]:
-        self._denial = None
-        try:
-            _precheck(sql)
-        except _Denied as exc:
-            return "denied", str(exc), None
-        except _Invalid as exc:
-            return exc.failure, str(exc), None
-        self._deadline = time.monotonic() + self.limits.timeout_s
-        cursor = self._conn.cursor()
+    def _execute(self, sql: str) -> Outcome:
+        self.denial = None
+        self.deadline = time.monotonic() + self.limits.timeout_s
+        cursor = self.conn.cursor()
         try:
             cursor.execute(sql)
             return self._fetch(cursor)
-        except Exception as exc:  # noqa: BLE001 - every error is a model failure
+        except Exception as exc:  # noqa: BLE001 - any error is the query's fault
             failure = self._classify(exc)
-            return failure, _message(failure, exc, self._denial, self.limits), None
+            return failure, self._detail(failure, exc), None
         finally:
-            self._deadline = 0.0  # stray callbacks between runs interrupt at once
+            self.deadline = 0.0
             try:
                 cursor.close()
             except Exception:  # noqa: BLE001
                 pass
 
-    def _fetch(self, cursor: sqlite3.Cursor) -> tuple[str | None, str, list[tuple] | None]:
+    def _fetch(self, cursor: sqlite3.Cursor) -> Outcome:
         """Fetch row by row so memory stays bounded by the caps."""
         max_rows = self.limits.max_rows
         byte_budget = RESULT_BYTES_FACTOR * self.limits.max_value_bytes
@@ -186,20 +191,18 @@ class Sandbox:
         used = 0
         for row in cursor:
             if len(rows) >= max_rows:
-                return "too_many_rows", f"too many rows: more than {max_rows}", None
+                return "too_many_rows", f"more than {max_rows} rows", None
             for value in row:
                 if isinstance(value, (str, bytes)):
                     used += len(value)
             if used > byte_budget:
-                return "too_many_rows", f"result too large: more than {byte_budget} bytes", None
+                return "too_many_rows", f"result larger than {byte_budget} bytes", None
             rows.append(row)
-            if time.monotonic() > self._deadline:
-                raise sqlite3.OperationalError("interrupted")
         return None, f"{len(rows)} rows", rows
 
     def _classify(self, exc: Exception) -> str:
         text = str(exc).lower()
-        if self._denial is not None or "not authorized" in text or "authorization denied" in text:
+        if self.denial is not None or "not authorized" in text or "authorization denied" in text:
             return "denied"
         if "interrupted" in text:
             return "timeout"
@@ -209,9 +212,96 @@ class Sandbox:
             return "syntax_error"
         return "runtime_error"
 
+    def _detail(self, failure: str, exc: Exception) -> str:
+        text = str(exc) or type(exc).__name__
+        if failure == "denied" and self.denial:
+            return f"{self.denial} ({text})"
+        if failure == "timeout":
+            return f"query ran longer than {self.limits.timeout_s:g} s"
+        return text
+
+
+def _open(db_path: Path, limits: QueryLimits, authorizer: Any, progress: Any) -> sqlite3.Connection:
+    uri = f"{db_path.as_uri()}?mode=ro&immutable=1"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        # As Spider's test-suite evaluator: bad UTF-8 in the data (or made by
+        # CAST(x'ff' AS TEXT)) must not crash the fetch.
+        conn.text_factory = lambda b: b.decode(errors="ignore")
+        conn.execute("PRAGMA query_only=1")
+        if hasattr(conn, "enable_load_extension"):
+            conn.enable_load_extension(False)
+        for limit, value in (
+            (sqlite3.SQLITE_LIMIT_LENGTH, limits.max_value_bytes),
+            (sqlite3.SQLITE_LIMIT_SQL_LENGTH, min(4 * MAX_SQL_CHARS, limits.max_value_bytes)),
+            (sqlite3.SQLITE_LIMIT_COLUMN, MAX_COLUMNS),
+            (sqlite3.SQLITE_LIMIT_EXPR_DEPTH, MAX_EXPR_DEPTH),
+            (sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN),
+            (sqlite3.SQLITE_LIMIT_ATTACHED, 0),
+            (sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH, 1),
+            (sqlite3.SQLITE_LIMIT_WORKER_THREADS, 0),
+        ):
+            conn.setlimit(limit, value)
+        conn.set_authorizer(authorizer)
+        conn.set_progress_handler(progress, PROGRESS_STEPS)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class Sandbox:
+    """Runs untrusted SQL on one SQLite database file, read-only."""
+
+    def __init__(self, db_path: str | Path, limits: QueryLimits = QueryLimits()) -> None:
+        self.db_path = Path(db_path).resolve()
+        self.limits = limits
+        if not self.db_path.is_file():
+            raise FileNotFoundError(f"database not found: {self.db_path}")
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._closed = False
+        self._session: _Session | None = _Session(self.db_path, limits)
+
+    def run(self, sql: str) -> QueryResult:
+        """Execute one read-only query; never raises for bad SQL."""
+        start = time.perf_counter()
+        try:
+            _precheck(sql)
+            failure, detail, rows = self._submit(sql)
+        except _Rejected as exc:
+            failure, detail, rows = exc.failure, str(exc), None
+        message = detail if failure is None else f"{failure.replace('_', ' ')}: {detail}"
+        return QueryResult(rows, failure, message, time.perf_counter() - start)
+
+    def _submit(self, sql: str) -> Outcome:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("sandbox is closed")
+            if self._session is None or self._pid != os.getpid():
+                # after an abandoned query, or in a forked child without our thread
+                self._session = _Session(self.db_path, self.limits)
+                self._pid = os.getpid()
+            session = self._session
+            job = _Job(sql)
+            session.jobs.put(job)
+            if job.done.wait(self.limits.timeout_s + HARD_GRACE_S):
+                return job.outcome
+            session.retire()
+            self._session = None
+        return (
+            "timeout",
+            f"query ran longer than {self.limits.timeout_s:g} s "
+            "(stuck inside one SQLite call; connection abandoned)",
+            None,
+        )
+
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            self._closed = True
+            if self._session is not None:
+                self._session.retire()
+                self._session = None
 
     def __enter__(self) -> Sandbox:
         return self
@@ -223,41 +313,35 @@ class Sandbox:
         return f"Sandbox({str(self.db_path)!r}, {self.limits!r})"
 
 
-class _Invalid(Exception):
-    """Internal: the text cannot even be handed to SQLite."""
-
-    def __init__(self, failure: str, message: str) -> None:
-        super().__init__(message)
-        self.failure = failure
-
-
 def _precheck(sql: Any) -> None:
     """Reject what SQLite should never see: non-text, bad encodings, NULs,
     oversized text, and statements that are not queries."""
     if not isinstance(sql, str):
-        raise _Invalid("syntax_error", f"SQL must be text, got {type(sql).__name__}")
-    if len(sql) > MAX_SQL_BYTES:
-        raise _Invalid("syntax_error", f"SQL text longer than {MAX_SQL_BYTES} characters")
+        raise _Rejected("syntax_error", f"SQL must be text, got {type(sql).__name__}")
+    if len(sql) > MAX_SQL_CHARS:
+        raise _Rejected("syntax_error", f"SQL text longer than {MAX_SQL_CHARS} characters")
     try:
         sql.encode("utf-8")
     except UnicodeEncodeError:
-        raise _Invalid("syntax_error", "SQL text is not valid Unicode (lone surrogate)") from None
+        raise _Rejected("syntax_error", "SQL text is not valid Unicode (lone surrogate)") from None
     if "\x00" in sql:
-        raise _Invalid("syntax_error", "SQL text contains a NUL character")
-    body = sql[_skip_comments(sql):]
-    if not body.strip().strip(";").strip():
-        raise _Invalid("empty_output", "no SQL statement")
-    word = _FIRST_WORD.match(body)
-    keyword = word.group(0).lower() if word else body[:1]
-    if keyword not in _QUERY_KEYWORDS:
-        raise _Denied(f"denied: only SELECT/WITH/VALUES queries may run, got {keyword.upper()!r}")
+        raise _Rejected("syntax_error", "SQL text contains a NUL character")
+    start = _skip_comments(sql)
+    if start == len(sql):
+        raise _Rejected("empty_output", "no SQL statement")
+    word = _FIRST_WORD.match(sql, start)
+    keyword = word.group(0).lower() if word else ""
+    if keyword in _OTHER_STATEMENTS:
+        raise _Rejected(
+            "denied", f"only SELECT/WITH/VALUES queries may run, got {keyword.upper()}"
+        )
 
 
 def _skip_comments(sql: str) -> int:
-    """Index of the first character that is not whitespace or a comment."""
+    """Index of the first character that is not blank, `;` or a comment."""
     i, n = 0, len(sql)
     while i < n:
-        if sql[i].isspace():
+        if sql[i].isspace() or sql[i] == ";":
             i += 1
         elif sql.startswith("--", i):
             end = sql.find("\n", i)
@@ -270,15 +354,6 @@ def _skip_comments(sql: str) -> int:
     return i
 
 
-def _message(failure: str, exc: Exception, denial: str | None, limits: QueryLimits) -> str:
-    text = str(exc) or type(exc).__name__
-    if failure == "denied" and denial:
-        return f"denied: {denial} ({text})"
-    if failure == "timeout":
-        return f"timeout: query ran longer than {limits.timeout_s:g} s"
-    return f"{failure.replace('_', ' ')}: {text}"
-
-
 _CACHE: dict[tuple[int, Path, QueryLimits], Sandbox] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -288,8 +363,7 @@ def sandbox_for(db_path: str | Path, limits: QueryLimits = QueryLimits()) -> San
 
     Opening a connection and loading the schema costs more than running a
     typical Spider query, so scoring many queries reuses connections. The
-    pid is part of the key so a forked child never shares its parent's
-    connection.
+    pid is part of the key so a forked child never shares its parent's.
     """
     key = (os.getpid(), Path(db_path).resolve(), limits)
     with _CACHE_LOCK:

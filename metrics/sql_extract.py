@@ -11,6 +11,7 @@ of a hostile answer.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 __all__ = ["extract_sql"]
@@ -20,35 +21,47 @@ _END_TOKENS = re.compile(
     r"|<\|EOT\|>|</s>|<eos>|<end_of_turn>"
 )
 _SPECIAL_TOKENS = re.compile(
-    r"<\|[A-Za-z0-9_]{1,40}\|>(?:(?:assistant|user|system)\b)?|</?s>|<(?:start|end)_of_turn>(?:model|user)?|<bos>"
+    r"<\|[A-Za-z0-9_]{1,40}\|>(?:(?:assistant|user|system)\b)?"
+    r"|</?s>|<bos>|<start_of_turn>(?:model|user)?"
 )
 _SQL_TAG = re.compile(r"<sql>(.*?)(?:</sql>|$)", re.IGNORECASE | re.DOTALL)
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n`]*\n?(.*?)(?:```|$)", re.DOTALL)
-_SQL_LANGS = {"sql", "sqlite", "sqlite3", "postgresql", "mysql", "postgres", "tsql", "plsql"}
+# A language tag counts only when it sits alone on the fence line, so an
+# inline fence like ```SELECT 1``` keeps its content.
+_FENCE = re.compile(r"```(?:[ \t]*([A-Za-z0-9_+-]+)[ \t]*(?=\n))?\n?(.*?)(?:```|$)", re.DOTALL)
+MAX_FENCES = 20  # real answers have a handful; hostile text may have millions
+_SQL_LANGS = {"sql", "sqlite", "sqlite3", "postgresql", "postgres", "mysql", "tsql", "plsql"}
 
-_STATEMENT = (
-    r"(?:select|with|values|insert|update|delete|replace|drop|create|alter|attach|detach"
-    r"|pragma|vacuum|reindex|analyze|explain|begin|commit|rollback|end|savepoint|release)"
+# Statement openers precise enough not to fire on English ("Select the..."
+# still does, like real lowercase SQL; "With this query" does not).
+_QUERY = r"(?:select\b|with\s+(?:recursive\s+)?[\w\"`\[\]]+\s*(?:\([^()\n]*\)\s*)?as\s*\()"
+_OTHER = (
+    r"(?:insert\s+(?:or\s+\w+\s+)?into\b|replace\s+into\b|update\s+[\w\"`\[\]]+\s+set\b"
+    r"|delete\s+from\b|drop\s+(?:table|view|index|trigger)\b"
+    r"|create\s+(?:temp\w*\s+|unique\s+|virtual\s+)?(?:table|view|index|trigger)\b"
+    r"|alter\s+table\b|attach\s|detach\s|pragma\s|vacuum\b|reindex\b|analyze\b"
+    r"|explain\s|begin\b|commit\b|rollback\b|savepoint\s|release\s|values\s*\()"
 )
-_QUERY_START = r"(?:select\b|with\s+(?:recursive\s+)?[\w\"`\[\]]+\s*(?:\([^()]*\)\s*)?as\b)"
 _LABEL = r"(?:(?:sql(?:ite)?(?:\s+query)?|query|answer|a|output|response|assistant)\s*:\s*)"
-_STARTS_WITH_STATEMENT = re.compile(rf"\s*{_LABEL}?({_STATEMENT}\b)", re.IGNORECASE)
-_LINE_QUERY = re.compile(rf"^[ \t>*-]*{_LABEL}?({_QUERY_START})", re.IGNORECASE | re.MULTILINE)
-_INLINE_UPPER = re.compile(r"\b(SELECT\b|WITH\s+(?:RECURSIVE\s+)?\w+\s+AS\b)")
-_INLINE_ANY = re.compile(rf"\b({_QUERY_START})", re.IGNORECASE)
+_HEAD = re.compile(rf"\s*{_LABEL}?((?:{_QUERY}|{_OTHER}))", re.IGNORECASE)
+_LINE_QUERY = re.compile(rf"^[ \t>*]*{_LABEL}?({_QUERY})", re.IGNORECASE | re.MULTILINE)
+_LINE_OTHER = re.compile(rf"^[ \t>*]*{_LABEL}?({_OTHER})", re.IGNORECASE | re.MULTILINE)
+_INLINE_UPPER = re.compile(r"\b(SELECT\b|WITH\s+(?:RECURSIVE\s+)?\w+\s+AS\s*\()")
+_INLINE_ANY = re.compile(rf"\b({_QUERY})", re.IGNORECASE)
+_STATEMENT = re.compile(rf"(?:{_QUERY}|{_OTHER})", re.IGNORECASE)
 
-_NEXT_STATEMENT = re.compile(rf"{_STATEMENT}\b", re.IGNORECASE)
 _CONTINUATION = re.compile(
-    r"(?:from|where|join|inner|left|right|cross|natural|on|group|order|having|limit|offset"
-    r"|union|intersect|except|and|or|not|as|select|case|when|then|else|end|\(|\)|,)\b?",
+    r"(?:(?:from|where|join|inner|left|right|cross|natural|on|using|group|order|having|limit"
+    r"|offset|union|intersect|except|and|or|not|as|case|when|then|else|end|asc|desc)\b|[(),*])",
     re.IGNORECASE,
 )
-_PROSE_LINE = re.compile(
-    r"(?:#|```|[A-Za-z][\w ]{0,30}:(?!:)|(?:this|the|here|note|explanation|question|it|we|i|let"
-    r"|these|that|in|to|for|explanation|output|result)\b(?!\s*\())",
+_PROSE = re.compile(
+    r"(?:#|```|[A-Za-z][\w ]{0,30}:(?!:)"
+    r"|(?:this|the|here|note|explanation|question|it|we|i|let|these|that|in|to|for"
+    r"|output|result|answer)\b(?!\s*[(.,=]))",
     re.IGNORECASE,
 )
-_SPECIAL_CHARS = re.compile(r"['\"`\[;\n]|--|/\*|\.(?=\s)")
+_SENTENCE_START = re.compile(r"[A-Z][a-z]+\s+[a-z']+\s+[a-z']+")
+_SPECIAL_CHARS = re.compile(r"['\"`\[;\n]|--|/\*|\.(?=\s|$)")
 
 
 def extract_sql(text: str) -> str:
@@ -64,15 +77,17 @@ def extract_sql(text: str) -> str:
     start = _find_start(block)
     if start is None:
         return ""
-    sql = _cut_tail(block[start:])
-    return _tidy(sql)
+    if start > 0 and block[start - 1] == "`":  # inline code: `SELECT ...`
+        end = block.find("`", start)
+        if end > 0:
+            return _tidy(block[start:end])
+    return _tidy(_cut_tail(block[start:]))
 
 
 def _strip_chat_tokens(text: str) -> str:
     """Keep the first turn that has SQL in it; drop template tokens."""
-    segments = _END_TOKENS.split(text)
-    chosen = next((s for s in segments if _find_start(_SPECIAL_TOKENS.sub("", s)) is not None), text)
-    return _SPECIAL_TOKENS.sub("", chosen)
+    turns = [_SPECIAL_TOKENS.sub("", t) for t in _END_TOKENS.split(text)]
+    return next((t for t in turns if _find_start(t) is not None), turns[0])
 
 
 def _pick_block(text: str) -> str:
@@ -80,9 +95,11 @@ def _pick_block(text: str) -> str:
     tag = _SQL_TAG.search(text)
     if tag:
         return tag.group(1)
-    fences = list(_FENCE.finditer(text)) if "```" in text else []
+    if "```" not in text:
+        return text
+    fences = list(itertools.islice(_FENCE.finditer(text), MAX_FENCES))
     for fence in fences:
-        if fence.group(1).lower() in _SQL_LANGS:
+        if (fence.group(1) or "").lower() in _SQL_LANGS:
             return fence.group(2)
     for fence in fences:
         if _find_start(fence.group(2)) is not None:
@@ -91,21 +108,36 @@ def _pick_block(text: str) -> str:
 
 
 def _find_start(text: str) -> int | None:
-    """Where the query begins: at the top, on a line of its own, or inline."""
-    head = _STARTS_WITH_STATEMENT.match(text)
-    if head:
+    """Where the query begins: at the top, on a line of its own, or inline.
+
+    A candidate whose line ends in ':' is an introduction ("Select the
+    names as follows:"), not SQL, and is skipped.
+    """
+    head = _HEAD.match(text)
+    if head and not _is_intro(text, head.start(1)):
         return head.start(1)
-    for pattern in (_LINE_QUERY, _INLINE_UPPER, _INLINE_ANY):
-        found = pattern.search(text)
-        if found:
-            return found.start(1)
+    for pattern in (_LINE_QUERY, _INLINE_UPPER, _INLINE_ANY, _LINE_OTHER):
+        pos = 0
+        while (found := pattern.search(text, pos)) is not None:
+            if not _is_intro(text, found.start(1)):
+                return found.start(1)
+            pos = _line_end(text, found.start(1))  # skip the rest of that line
     return None
 
 
-def _cut_tail(sql: str) -> str:
-    """Cut the query where prose, a new question, or a paragraph begins.
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
 
-    Scans outside string literals and comments only. A `;` ends the query
+
+def _is_intro(text: str, pos: int) -> bool:
+    return text[pos : _line_end(text, pos)].rstrip().endswith(":")
+
+
+def _cut_tail(sql: str) -> str:
+    """Cut the query where prose, a new question or a new paragraph begins.
+
+    Looks only outside string literals and comments. A `;` ends the query
     unless another statement follows it.
     """
     pos, n = 0, len(sql)
@@ -115,57 +147,51 @@ def _cut_tail(sql: str) -> str:
             return sql
         tok, i = found.group(0), found.start()
         if tok in ("'", '"', "`", "["):
-            close = "]" if tok == "[" else tok
-            end = _close_quote(sql, i + 1, close)
+            end = _close_quote(sql, i + 1, "]" if tok == "[" else tok)
             if end < 0:
                 return sql
             pos = end + 1
         elif tok == "--":
             end = sql.find("\n", i)
-            pos = n if end < 0 else end  # the newline itself is examined next
             if end < 0:
                 return sql
+            pos = end  # the newline is examined next
         elif tok == "/*":
             end = sql.find("*/", i + 2)
             if end < 0:
                 return sql
             pos = end + 2
         elif tok == ";":
-            rest = _skip_blank(sql, i + 1)
-            if rest < n and _NEXT_STATEMENT.match(sql, rest):
+            if _STATEMENT.match(sql, _skip_blank(sql, i + 1)):
                 pos = i + 1
             else:
                 return sql[:i]
         elif tok == ".":
-            if i > 0 and sql[i - 1].isdigit():
-                pos = i + 1  # "1. " is a number, not a sentence end
-            else:
-                return sql[:i]
-        else:  # newline: a blank line or a prose line ends the query
-            stop = _line_ends_query(sql, i + 1)
-            if stop:
-                return sql[:i]
+            return sql[:i]  # "SQL. Prose" -- a bare dot never ends real SQL
+        elif _line_ends_query(sql, i + 1):
+            return sql[:i]
+        else:
             pos = i + 1
 
 
 def _line_ends_query(sql: str, line_start: int) -> bool:
+    """Does the line starting here (after a newline) end the query?"""
     end = sql.find("\n", line_start)
-    line = sql[line_start : len(sql) if end < 0 else end]
-    if not line.strip():
+    line = sql[line_start : len(sql) if end < 0 else end].lstrip()
+    if not line:
+        # A blank line ends the query unless the next one plainly continues
+        # it (FROM, WHERE, ...). A new SELECT there is a new answer.
         nxt = _skip_blank(sql, line_start)
-        # A paragraph break ends the query unless the next line clearly
-        # continues it (a clause keyword such as FROM or WHERE).
-        return nxt >= len(sql) or not (
-            _CONTINUATION.match(sql, nxt) and not _NEXT_STATEMENT.match(sql, nxt)
-        ) or sql.startswith(("select", "SELECT", "Select"), nxt)
-    stripped = line.lstrip()
-    if _NEXT_STATEMENT.match(stripped) or _CONTINUATION.match(stripped):
+        return nxt >= len(sql) or not _CONTINUATION.match(sql, nxt)
+    if _CONTINUATION.match(line) or _STATEMENT.match(line):
         return False
-    return bool(_PROSE_LINE.match(stripped))
+    if _PROSE.match(line):
+        return True
+    return bool(_SENTENCE_START.match(line)) and line.rstrip()[-1:] in ".!?:"
 
 
 def _close_quote(sql: str, pos: int, quote: str) -> int:
-    """Index of the closing quote; doubled quotes are escapes in SQL."""
+    """Index of the closing quote; a doubled quote is an escape in SQL."""
     while True:
         end = sql.find(quote, pos)
         if end < 0 or quote == "]" or not sql.startswith(quote, end + 1):
@@ -183,6 +209,4 @@ def _tidy(sql: str) -> str:
     sql = sql.strip()
     while sql.endswith(";"):
         sql = sql[:-1].rstrip()
-    if sql.startswith("`") and sql.endswith("`") and "`" not in sql[1:-1]:
-        sql = sql[1:-1].strip()
-    return sql.rstrip("`").rstrip()
+    return sql

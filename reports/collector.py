@@ -151,7 +151,7 @@ def _gate(results: dict[str, Any], min_pass_rate: float) -> int:
     return 0
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)  # before pytest-html renders its summary
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if not _active(config) or not config.stash[_RECORDS]:
@@ -168,6 +168,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         session.exitstatus = _gate(results, get_options(config).min_pass_rate)
 
+
+
+def run_results(config: pytest.Config) -> dict[str, Any] | None:
+    """This run's results once the session finished (for the HTML summary), else None."""
+    return config.stash[_RESULTS][0] if _RESULTS in config.stash else None
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -1,0 +1,110 @@
+"""Throughput of our MMLU scorer (prefix KV reuse, and without it) against lm-eval, same run.
+
+All three score the same questions with the same model object; the script also checks that
+their predictions are identical, so a speed-up can never come from scoring something else.
+Goal: prefix reuse >= 2x lm-eval's questions/s. Exit status 1 if predictions disagree.
+
+    python bench/bench_mmlu_scoring.py --model embedded \\
+        --subjects abstract_algebra,anatomy,high_school_geography,world_religions --limit 20
+
+`--random-weights` builds the model from PATH's config.json with random weights (throughput
+does not depend on the weights), so a Mistral-7B-shaped model can be timed on a GPU machine
+that has its config and tokenizer but no checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+if __package__ in (None, ""):  # run as a script: make the repo importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from metrics.mmlu_scoring import QuestionScore, score_mmlu  # noqa: E402
+from tradeoff.lmeval_crosscheck import compare, default_mmlu_dir, load_model, run_lmeval  # noqa: E402
+from tradeoff.mmlu_prompts import DEFAULT_SHOTS, FORMULATIONS  # noqa: E402
+
+GOAL_SPEEDUP = 2.0
+
+
+def _timed_ours(args: argparse.Namespace, model, tokenizer, subjects, reuse: bool) -> tuple[list[QuestionScore], float]:
+    start = time.perf_counter()
+    scores = score_mmlu(
+        model, tokenizer, args.mmlu_dir, subjects, args.split, args.shots, args.formulation,
+        args.limit, args.batch_size, reuse_prefix=reuse,
+    )
+    return scores, time.perf_counter() - start
+
+
+def _load(args: argparse.Namespace):
+    dtype = getattr(torch, args.dtype)
+    if not args.random_weights:
+        model, tokenizer = load_model(args.model, args.dtype)
+        return model.to(args.device), tokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    with torch.device(args.device):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(args.model), dtype=dtype)
+    return model.eval(), AutoTokenizer.from_pretrained(args.model)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--mmlu-dir", default=default_mmlu_dir())
+    p.add_argument("--subjects", default="abstract_algebra,anatomy,high_school_geography,world_religions")
+    p.add_argument("--split", default="test")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--shots", type=int, default=DEFAULT_SHOTS)
+    p.add_argument("--model", default="embedded", help="'embedded' (SmolLM2-135M GGUF) or a checkpoint folder")
+    p.add_argument("--formulation", default="letter", choices=list(FORMULATIONS))
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="float32")
+    p.add_argument("--random-weights", action="store_true", help="random weights from --model's config.json")
+    args = p.parse_args(argv)
+    subjects = args.subjects.split(",")
+
+    model, tokenizer = _load(args)
+    # Warm-up so no contestant pays first-call allocation costs.
+    score_mmlu(model, tokenizer, args.mmlu_dir, subjects[:1], args.split, args.shots, args.formulation, 2, 2)
+
+    reuse, t_reuse = _timed_ours(args, model, tokenizer, subjects, reuse=True)
+    plain, t_plain = _timed_ours(args, model, tokenizer, subjects, reuse=False)
+    lm = run_lmeval(
+        model, tokenizer, args.mmlu_dir, subjects, args.split, args.limit, args.shots, args.formulation, args.batch_size
+    )
+    n = len(reuse)
+
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu threads={torch.get_num_threads()}"
+    print(f"machine  {platform.machine()} {where} torch={torch.__version__}")
+    print(f"setup    model={args.model}{' (random weights)' if args.random_weights else ''} dtype={args.dtype} "
+          f"subjects={len(subjects)} questions={n} shots={args.shots} formulation={args.formulation} "
+          f"batch={args.batch_size}")
+    print(f"{'scorer':<24}{'seconds':>9}{'q/s':>9}{'vs lm-eval':>12}{'identical':>12}")
+    ok = True
+    for name, scores, seconds in (
+        ("ours (prefix reuse)", reuse, t_reuse),
+        ("ours (no reuse)", plain, t_plain),
+        ("lm-eval HFLM", None, lm.seconds),
+    ):
+        if scores is None:
+            same = f"{n}/{n}"
+        else:
+            identical, _, _ = compare(scores, lm.cases, args.formulation)
+            ok &= identical == n
+            same = f"{identical}/{n}"
+        print(f"{name:<24}{seconds:>9.2f}{n / seconds:>9.2f}{lm.seconds / seconds:>11.2f}x{same:>12}")
+    speedup = lm.seconds / t_reuse
+    print(f"goal     prefix reuse >= {GOAL_SPEEDUP:.0f}x lm-eval: {'met' if speedup >= GOAL_SPEEDUP else 'NOT met'} "
+          f"({speedup:.2f}x)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""pytest-html integration: the suite summary at the top, each case's answer in its row."""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pytest
+
+from reports.collector import run_results
+from reports.summary import format_spider_summary
+
+ROW_FIELDS = (("hardness", "Hardness"), ("prediction", "Prediction"), ("gold", "Gold"), ("reason", "Reason"))
+MAX_CELL = 400
+
+
+def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session) -> None:
+    results = run_results(session.config)
+    if not results or "spider" not in results["suites"]:
+        return
+    lines = format_spider_summary(results["model"], results["suites"]["spider"])
+    identity = results.get("identity", {})
+    lines.append(f"  base: {identity.get('base')}  adapter sha256: {identity.get('adapter_sha256', '-')}")
+    prefix.append("<pre class='benchmark-summary'>" + html.escape("\n".join(lines)) + "</pre>")
+
+
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    cells[2:2] = [f"<th>{title}</th>" for _, title in ROW_FIELDS]
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if len(text) > MAX_CELL:
+        text = text[:MAX_CELL] + "…"
+    return f"<td>{html.escape(text)}</td>"
+
+
+def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
+    props = dict(report.user_properties)
+    cells[2:2] = [_cell(props.get(key)) for key, _ in ROW_FIELDS]

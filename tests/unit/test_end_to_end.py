@@ -1,0 +1,85 @@
+"""The real embedded model through the whole Spider pipeline on a few dev cases (slow, run in CI).
+
+Runs the benchmark as a user does (`pytest --model base ...` in a subprocess) with -n 2 and
+-n 0 on separate prediction caches, and checks that both give the same per-case results,
+that the missing database shows as skipped with its reason, and that reports are written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SPIDER = Path(os.environ.get("SPIDER_DIR", REPO.parent / "shared" / "data" / "spider"))
+
+pytestmark = pytest.mark.slow
+
+
+def run_bench(tmp: Path, cache: Path, workers: str, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.update(
+        TRADEOFF_CACHE_DIR=str(cache),
+        TRADEOFF_CONVERTED_DIR=str(REPO / ".cache" / "converted"),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        DEEPEVAL_TELEMETRY_OPT_OUT="1",
+    )
+    cmd = [sys.executable, "-m", "pytest", "tests/spider", "-n", workers, "--model", "base",
+           "--spider-dir", str(SPIDER), "--results-dir", str(tmp), "--spider-shots", "1",
+           "--max-new-tokens", "48", "-q", "-p", "no:cacheprovider", *extra]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+
+
+def per_case(results_dir: Path) -> dict[str, tuple]:
+    data = json.loads((results_dir / "results" / "base.json").read_text())
+    return {c["case_id"]: (c["outcome"], c["props"].get("prediction"), c["props"].get("reason")) for c in data["cases"]}
+
+
+@pytest.mark.skipif(not (SPIDER / "dev.json").is_file(), reason=f"no Spider data at {SPIDER}")
+def test_embedded_model_end_to_end_xdist_matches_serial(tmp_path):
+    selection = ["--spider-db", "concert_singer,wta_1", "--limit", "6"]
+    parallel = run_bench(tmp_path / "a", tmp_path / "cache_a", "2", *selection)
+    assert parallel.returncode == 0, parallel.stdout[-3000:] + parallel.stderr[-3000:]
+    assert "Spider execution accuracy — model base" in parallel.stdout
+    assert "missing database: database wta_1 is missing" in parallel.stdout
+    serial = run_bench(tmp_path / "b", tmp_path / "cache_b", "0", *selection)
+    assert serial.returncode == 0, serial.stdout[-3000:] + serial.stderr[-3000:]
+    a, b = per_case(tmp_path / "a"), per_case(tmp_path / "b")
+    assert a == b
+    assert sum(outcome == "skipped" for outcome, _, _ in a.values()) == 3
+    assert all(reason for outcome, _, reason in a.values() if outcome in ("passed", "failed"))
+    html = (tmp_path / "a" / "runs" / "base" / "pytest.html").read_text()
+    assert "concert_singer-0000" in html
+    # A rerun reuses the cache: no model load, same results.
+    rerun = run_bench(tmp_path / "c", tmp_path / "cache_a", "0", *selection)
+    assert "loading base" not in rerun.stderr
+    assert per_case(tmp_path / "c") == a
+
+
+def test_unknown_model_is_one_clear_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/spider", "--model", "no such model!"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "unknown --model 'no such model!'" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_untrained_adapter_names_the_training_command(tmp_path):
+    env = dict(os.environ, TRADEOFF_MODELS_DIR=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/spider", "--model", "v1"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "run `python train.py --experiment v1`" in proc.stderr
+
+
+def test_missing_data_dir_is_one_clear_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/spider", "--spider-dir", str(tmp_path / "none")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "Spider data directory not found" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
