@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--mmlu-dir", default=default_mmlu_dir())
     p.add_argument("--subjects", default="abstract_algebra,anatomy,high_school_geography,world_religions")
     p.add_argument("--split", default="test")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=int, default=20, help="first N questions per subject (0 = all)")
     p.add_argument("--shots", type=int, default=DEFAULT_SHOTS)
     p.add_argument("--model", default="embedded", help="'embedded' (SmolLM2-135M GGUF) or a checkpoint folder")
     p.add_argument("--formulation", default="letter", choices=list(FORMULATIONS))
@@ -68,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--dtype", default="float32")
     p.add_argument("--random-weights", action="store_true", help="random weights from --model's config.json")
     args = p.parse_args(argv)
+    args.limit = args.limit or None
     subjects = args.subjects.split(",")
 
     model, tokenizer = _load(args)

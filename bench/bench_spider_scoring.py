@@ -73,7 +73,7 @@ def score_in_process(pairs: list[tuple[Path, str]], predictions: list[str]) -> t
     from metrics import ExecutionAccuracy
 
     cases = [
-        LLMTestCase(input="q", actual_output=pred, expected_output=gold, additional_metadata={"db_path": str(db)})
+        LLMTestCase(input="q", actual_output=pred, expected_output=gold, metadata={"db_path": str(db)})
         for (db, gold), pred in zip(pairs, predictions)
     ]
     start = time.perf_counter()

@@ -119,12 +119,12 @@ class ExecutionAccuracy(BaseMetric):
 
 
 def _resolve_db(metric: ExecutionAccuracy, test_case: LLMTestCase) -> Path:
-    meta = test_case.additional_metadata or {}
+    meta = test_case.metadata or {}
     db_path = metric.db_path if metric.db_path is not None else meta.get("db_path")
     if db_path is None:
         raise GoldQueryError(
             "no database: pass ExecutionAccuracy(db_path=...) or set "
-            "additional_metadata['db_path'] on the test case"
+            "metadata['db_path'] on the test case"
         )
     return Path(db_path)
 

@@ -24,7 +24,7 @@ def test_execution_accuracy(spider_case, spider_predictions, spider_metric, reco
         input=example.question,
         actual_output=output,
         expected_output=example.query,
-        additional_metadata={"db_path": str(spider_case.db_path)},
+        metadata={"db_path": str(spider_case.db_path)},
     )
     try:
         spider_metric.measure(test_case)

@@ -44,7 +44,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def case(pred: str, gold: str, db_path: Path | None = None) -> LLMTestCase:
     meta = {"db_path": str(db_path)} if db_path else None
-    return LLMTestCase(input="question", actual_output=pred, expected_output=gold, additional_metadata=meta)
+    return LLMTestCase(input="question", actual_output=pred, expected_output=gold, metadata=meta)
 
 
 def score(db: Path, pred: str, gold: str, limits: QueryLimits = FAST) -> ExecutionAccuracy:
