@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from fixtures.options import get_options, runs_benchmark
-from reports.summary import CaseRecord, format_spider_summary, summarize_spider
+from reports.summary import CaseRecord, format_mmlu_summary, format_spider_summary, summarize_mmlu, summarize_spider
 
 _RECORDS = pytest.StashKey[list[CaseRecord]]()
 _STARTED = pytest.StashKey[float]()
@@ -45,6 +45,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _active(config):
         return
     config.pluginmanager.register(_Collector(config), "tradeoff-collector")
+    # A wrong answer is a measurement: its reason is in the results and HTML report, so the
+    # terminal shows no traceback or "FAILED" line per case unless asked (--tb, -r).
+    if config.option.tbstyle == "auto":
+        config.option.tbstyle = "no"
+    if config.option.reportchars == "fE":
+        config.option.reportchars = "E"
     if not config.getoption("htmlpath", None):
         # Every benchmark run leaves a self-contained pytest-html page beside its results.
         config.option.htmlpath = str(report_dir(config) / "pytest.html")
@@ -138,14 +144,36 @@ def build_results(config: pytest.Config) -> dict[str, Any]:
         results["suites"]["spider"] = summarize_spider(spider)
         results["data"] = {"spider_dir": str(options.spider_dir), "spider_sha256": data.checksums(
             sorted({r.props.get("db_id", r.case_id.rsplit("-", 1)[0]) for r in spider}))}
+    mmlu = [r for r in records if r.suite == "mmlu"]
+    if mmlu:
+        from tradeoff.mmlu_data import data_checksum
+
+        results["suites"]["mmlu"] = summarize_mmlu(mmlu)
+        subjects = sorted({r.props.get("subject", r.case_id.split("-")[0]) for r in mmlu})
+        results["settings"].update(mmlu_split=options.mmlu_split, mmlu_shots=options.mmlu_shots,
+                                   mmlu_limit=options.mmlu_limit, mmlu_formulations=options.mmlu_formulations)
+        results.setdefault("data", {}).update(
+            mmlu_dir=str(options.mmlu_dir),
+            mmlu_sha256=data_checksum(options.mmlu_dir, subjects, options.mmlu_split),
+        )
     return results
 
 
+def _overalls(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every suite's overall block (MMLU has one per formulation)."""
+    out = []
+    if "spider" in results["suites"]:
+        out.append({**results["suites"]["spider"]["overall"], "errors": results["suites"]["spider"]["errors"]})
+    for block in results["suites"].get("mmlu", {}).values():
+        out.append({**block["overall"], "errors": block["errors"]})
+    return out
+
+
 def _gate(results: dict[str, Any], min_pass_rate: float) -> int:
-    for summary in results["suites"].values():
-        if summary.get("errors"):
+    for overall in _overalls(results):
+        if overall["errors"]:
             return 1
-        rate = summary["overall"]["pass_rate"]
+        rate = overall["pass_rate"]
         if rate is not None and rate < min_pass_rate:
             return 1
     return 0
@@ -182,6 +210,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("benchmark summary")
     if "spider" in results["suites"]:
         for line in format_spider_summary(results["model"], results["suites"]["spider"]):
+            terminalreporter.write_line(line)
+    if "mmlu" in results["suites"]:
+        st = results["settings"]
+        for line in format_mmlu_summary(results["model"], results["suites"]["mmlu"], st["mmlu_split"], st["mmlu_shots"]):
             terminalreporter.write_line(line)
     terminalreporter.write_line(f"results JSON: {path}")
     if config.getoption("htmlpath", None):

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from reports.collector import run_results
-from reports.summary import format_spider_summary
+from reports.summary import format_mmlu_summary, format_spider_summary
 
 ROW_FIELDS = (("hardness", "Hardness"), ("prediction", "Prediction"), ("gold", "Gold"), ("reason", "Reason"))
 MAX_CELL = 400
@@ -15,9 +15,14 @@ MAX_CELL = 400
 
 def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session) -> None:
     results = run_results(session.config)
-    if not results or "spider" not in results["suites"]:
+    if not results or not results["suites"]:
         return
-    lines = format_spider_summary(results["model"], results["suites"]["spider"])
+    lines: list[str] = []
+    if "spider" in results["suites"]:
+        lines += format_spider_summary(results["model"], results["suites"]["spider"])
+    if "mmlu" in results["suites"]:
+        st = results["settings"]
+        lines += format_mmlu_summary(results["model"], results["suites"]["mmlu"], st["mmlu_split"], st["mmlu_shots"])
     identity = results.get("identity", {})
     lines.append(f"  base: {identity.get('base')}  adapter sha256: {identity.get('adapter_sha256', '-')}")
     prefix.append("<pre class='benchmark-summary'>" + html.escape("\n".join(lines)) + "</pre>")
