@@ -41,6 +41,11 @@ def _timed_ours(args: argparse.Namespace, model, tokenizer, subjects, reuse: boo
     return scores, time.perf_counter() - start
 
 
+def _top2_gap(lls: Sequence[float]) -> float:
+    top = sorted(lls, reverse=True)
+    return top[0] - top[1]
+
+
 def _load(args: argparse.Namespace):
     dtype = getattr(torch, args.dtype)
     if not args.random_weights:
@@ -87,20 +92,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"setup    model={args.model}{' (random weights)' if args.random_weights else ''} dtype={args.dtype} "
           f"subjects={len(subjects)} questions={n} shots={args.shots} formulation={args.formulation} "
           f"batch={args.batch_size}")
-    print(f"{'scorer':<24}{'seconds':>9}{'q/s':>9}{'vs lm-eval':>12}{'identical':>12}")
+    print(f"{'scorer':<24}{'seconds':>9}{'q/s':>9}{'vs lm-eval':>12}{'identical':>12}{'max|dll|':>10}"
+          f"{'worst flip margin':>19}")
     ok = True
     for name, scores, seconds in (
         ("ours (prefix reuse)", reuse, t_reuse),
         ("ours (no reuse)", plain, t_plain),
         ("lm-eval HFLM", None, lm.seconds),
     ):
-        if scores is None:
-            same = f"{n}/{n}"
-        else:
-            identical, _, _ = compare(scores, lm.cases, args.formulation)
+        same, diff, margin = f"{n}/{n}", "", ""
+        if scores is not None:
+            identical, worst, mismatched = compare(scores, lm.cases, args.formulation)
             ok &= identical == n
-            same = f"{identical}/{n}"
-        print(f"{name:<24}{seconds:>9.2f}{n / seconds:>9.2f}{lm.seconds / seconds:>11.2f}x{same:>12}")
+            same, diff = f"{identical}/{n}", f"{worst:.2g}"
+            # How close lm-eval's own top two choices were where we disagree: a float-noise flip
+            # has a margin near the log-likelihood noise, a scoring bug does not.
+            margin = f"{max((_top2_gap(lm.cases[c].loglikelihoods) for c in mismatched if c in lm.cases), default=0.0):.2g}"
+        print(f"{name:<24}{seconds:>9.2f}{n / seconds:>9.2f}{lm.seconds / seconds:>11.2f}x{same:>12}{diff:>10}"
+              f"{margin:>19}")
     speedup = lm.seconds / t_reuse
     print(f"goal     prefix reuse >= {GOAL_SPEEDUP:.0f}x lm-eval: {'met' if speedup >= GOAL_SPEEDUP else 'NOT met'} "
           f"({speedup:.2f}x)")

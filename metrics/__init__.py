@@ -1,23 +1,31 @@
-"""Scoring for the Spider text-to-SQL benchmark: sandboxed execution of
-model SQL, test-suite result matching, SQL extraction and Spider hardness."""
+"""Scoring: Spider execution accuracy (sandboxed execution of model SQL, test-suite result
+matching, SQL extraction, hardness) and MMLU log-likelihood scoring.
 
-from metrics.execution_accuracy import ExecutionAccuracy, GoldQueryError
-from metrics.hardness import spider_hardness
-from metrics.result_match import gold_orders_rows, is_vacuous, results_match, set_match
-from metrics.sandbox import QueryLimits, QueryResult, Sandbox, sandbox_for
-from metrics.sql_extract import extract_sql
+Names are imported lazily so that `metrics.mmlu_scoring` or `metrics.hardness` can be used
+where deepeval is not installed (e.g. a GPU box that only precomputes predictions).
+"""
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "ExecutionAccuracy",
-    "GoldQueryError",
-    "QueryLimits",
-    "QueryResult",
-    "Sandbox",
-    "sandbox_for",
-    "extract_sql",
-    "spider_hardness",
-    "results_match",
-    "set_match",
-    "is_vacuous",
-    "gold_orders_rows",
-]
+_EXPORTS = {
+    "ExecutionAccuracy": "metrics.execution_accuracy",
+    "GoldQueryError": "metrics.execution_accuracy",
+    "spider_hardness": "metrics.hardness",
+    "gold_orders_rows": "metrics.result_match",
+    "is_vacuous": "metrics.result_match",
+    "results_match": "metrics.result_match",
+    "set_match": "metrics.result_match",
+    "QueryLimits": "metrics.sandbox",
+    "QueryResult": "metrics.sandbox",
+    "Sandbox": "metrics.sandbox",
+    "sandbox_for": "metrics.sandbox",
+    "extract_sql": "metrics.sql_extract",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'metrics' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

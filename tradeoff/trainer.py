@@ -97,9 +97,13 @@ def choose_resume_point(plan: TrainPlan, key: dict[str, Any]) -> Path | None:
     except (OSError, json.JSONDecodeError):
         stored = None
     if stored != key:
-        differ = sorted(k for k in key if not stored or stored.get(k) != key[k]) if stored else ["unknown origin"]
+        what = (
+            f"{', '.join(sorted(k for k in key if stored.get(k) != key[k]))} differ"
+            if isinstance(stored, dict)
+            else f"no readable {RESUME_KEY} says which"
+        )
         raise UserError(
-            f"checkpoint {checkpoint} was made by a different run configuration ({', '.join(differ)} differ); "
+            f"checkpoint {checkpoint} was made by a different run configuration ({what}); "
             "pass --no-resume to start over"
         )
     return checkpoint
@@ -236,6 +240,7 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any]) -> Pat
         label_names=["labels"],
         ddp_find_unused_parameters=False,
         dataloader_pin_memory=cuda,
+        use_cpu=not cuda,  # also what makes `torchrun` on a CPU-only host data-parallel (gloo)
         report_to="none",
     )
     trainer = Trainer(

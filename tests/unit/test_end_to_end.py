@@ -29,7 +29,7 @@ def run_bench(tmp: Path, cache: Path, workers: str, *extra: str) -> subprocess.C
         TRANSFORMERS_OFFLINE="1",
         DEEPEVAL_TELEMETRY_OPT_OUT="1",
     )
-    cmd = [sys.executable, "-m", "pytest", "tests/spider", "-n", workers, "--model", "base",
+    cmd = [sys.executable, "-m", "pytest", "tests/spider", "tests/mmlu", "-n", workers, "--model", "base",
            "--spider-dir", str(SPIDER), "--results-dir", str(tmp), "--spider-shots", "1",
            "--max-new-tokens", "48", "-q", "-p", "no:cacheprovider", *extra]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
@@ -42,7 +42,8 @@ def per_case(results_dir: Path) -> dict[str, tuple]:
 
 @pytest.mark.skipif(not (SPIDER / "dev.json").is_file(), reason=f"no Spider data at {SPIDER}")
 def test_embedded_model_end_to_end_xdist_matches_serial(tmp_path):
-    selection = ["--spider-db", "concert_singer,wta_1", "--limit", "6"]
+    selection = ["--spider-db", "concert_singer,wta_1", "--limit", "6",
+                 "--mmlu-subjects", "virology,abstract_algebra", "--mmlu-limit", "3", "--mmlu-formulation", "both"]
     parallel = run_bench(tmp_path / "a", tmp_path / "cache_a", "2", *selection)
     assert parallel.returncode == 0, parallel.stdout[-3000:] + parallel.stderr[-3000:]
     assert "Spider execution accuracy — model base" in parallel.stdout
@@ -52,9 +53,18 @@ def test_embedded_model_end_to_end_xdist_matches_serial(tmp_path):
     a, b = per_case(tmp_path / "a"), per_case(tmp_path / "b")
     assert a == b
     assert sum(outcome == "skipped" for outcome, _, _ in a.values()) == 3
+    assert sum(case.startswith(("virology-", "abstract_algebra-")) for case in a) == 12  # 2 subjects x 3 x 2 formulations
+    assert "MMLU (cloze, 5-shot, test) — model base" in parallel.stdout
     assert all(reason for outcome, _, reason in a.values() if outcome in ("passed", "failed"))
     html = (tmp_path / "a" / "runs" / "base" / "pytest.html").read_text()
     assert "concert_singer-0000" in html
+    # The pytest-free precompute command computes the same cache keys: nothing left to do.
+    env = dict(os.environ, TRADEOFF_CACHE_DIR=str(tmp_path / "cache_a"), TRADEOFF_CONVERTED_DIR=str(REPO / ".cache" / "converted"))
+    pre = subprocess.run([sys.executable, "-m", "tradeoff.precompute", "--model", "base", "--spider-dir", str(SPIDER),
+                          "--spider-shots", "1", "--max-new-tokens", "48", *selection],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert pre.returncode == 0, pre.stderr[-2000:]
+    assert "'model_loaded': False" in pre.stdout and "'cases': 3" in pre.stdout and "'cases': 12" in pre.stdout
     # A rerun reuses the cache: no model load, same results.
     rerun = run_bench(tmp_path / "c", tmp_path / "cache_a", "0", *selection)
     assert "loading base" not in rerun.stderr

@@ -1,0 +1,84 @@
+"""The trade-off report across every model's results: `python -m reports.compare` or `build_report`.
+
+Reads `<results-dir>/results/*.json`, compares each fine-tuned model with the base-model run of
+the same base weights, and writes `<out>/report/index.html` (self-contained) and
+`<out>/report/summary.md`. Cheap enough to rerun after every benchmark run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from reports import comparison, plots, render_html, render_markdown
+from reports.statistics import RESAMPLES, SEED
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """A reader (a browser, a Pages deploy) never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def build_report(
+    results_dir: Path | str,
+    out_dir: Path | str | None = None,
+    *,
+    base_label: str = "base",
+    training_dir: Path | str | None = None,
+    formulation: str | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> Path:
+    """Write the comparison report and return the path of its index.html.
+
+    `results_dir` is the benchmark's output dir (holding results/); `out_dir` defaults to it.
+    `training_dir` defaults to the models dir, where training runs leave run.json and loss.json.
+    Raises FileNotFoundError when there is no results file at all.
+    """
+    from tradeoff import settings
+
+    results_dir = Path(results_dir)
+    out_dir = Path(out_dir) if out_dir is not None else results_dir
+    training = Path(training_dir) if training_dir is not None else settings.models_dir()
+    report = comparison.build(results_dir, base_label=base_label, training_dir=training,
+                              formulation=formulation, resamples=resamples, seed=seed)
+    figures = plots.figures(report)
+    target = out_dir / "report"
+    _write_atomic(target / "summary.md", render_markdown.render(report))
+    index = target / "index.html"
+    _write_atomic(index, render_html.render(report, figures))
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tradeoff import settings
+
+    parser = argparse.ArgumentParser(prog="python -m reports.compare", description=__doc__.splitlines()[0])
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help=f"benchmark output dir holding results/*.json (default: ${settings.ENV_OUTPUT_DIR} or <repo>/out)")
+    parser.add_argument("--out", type=Path, default=None, help="where report/ is written (default: the results dir)")
+    parser.add_argument("--base-label", default="base", help="preferred base-model results label (default: base)")
+    parser.add_argument("--training-dir", type=Path, default=None,
+                        help=f"training runs with run.json/loss.json (default: ${settings.ENV_MODELS_DIR} or <repo>/models)")
+    parser.add_argument("--mmlu-formulation", default=None, help="MMLU formulation of the trade-off plot (default: letter)")
+    parser.add_argument("--resamples", type=int, default=RESAMPLES, help=f"bootstrap resamples (default: {RESAMPLES})")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"bootstrap seed (default: {SEED})")
+    args = parser.parse_args(argv)
+    results_dir = args.results_dir or settings.output_dir()
+    try:
+        index = build_report(results_dir, args.out, base_label=args.base_label, training_dir=args.training_dir,
+                             formulation=args.mmlu_formulation, resamples=args.resamples, seed=args.seed)
+    except FileNotFoundError as exc:
+        print(f"reports.compare: {exc}", file=sys.stderr)
+        return 2
+    print(f"HTML report: {index.resolve()}")
+    print(f"Markdown summary: {index.with_name('summary.md').resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,396 @@
+"""The numbers of the trade-off report, computed once and shared by the HTML, Markdown and plots.
+
+Accuracies are recomputed from the per-case records (not copied from each run's summary) so
+that every accuracy, its bootstrap interval and the paired tests come from the same cases.
+Changes are computed from aggregated accuracies; paired tests use only the questions scored in
+both runs, and the report says how many that is.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from reports.error_analysis import ErrorSummary, Flip, analyze, flips
+from reports.loading import Run, TrainingRun, find_base, load_runs, load_training_runs
+from reports.statistics import (
+    RESAMPLES,
+    SEED,
+    PairedCounts,
+    absolute_change,
+    bootstrap_macro_ci,
+    bootstrap_proportion_ci,
+    mcnemar_exact,
+    paired_bootstrap_diff_ci,
+    relative_change,
+)
+
+HARDNESS = ("easy", "medium", "hard", "extra", "unknown")
+SEMANTICS = {
+    "test_suite": "test-suite EX",
+    "set": "set-equality EX",
+}
+AVERAGES = {"micro": "micro (correct / questions)", "macro": "macro (mean of subjects)"}
+CATEGORY_ORDER = ("stem", "humanities", "social_sciences", "other")
+FORMULATION_PREFERENCE = ("letter", "cloze")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An accuracy (fraction) with its 95% bootstrap interval."""
+
+    value: float | None
+    n: int
+    successes: int | None = None
+    ci: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Both models on the same questions: McNemar's exact test and a paired bootstrap CI."""
+
+    counts: PairedCounts
+    p_value: float
+    diff_ci: tuple[float, float] | None  # fraction
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < 0.05
+
+
+@dataclass(frozen=True)
+class Change:
+    base: float | None
+    new: float | None
+    paired: Paired | None = None
+
+    @property
+    def points(self) -> float | None:
+        return absolute_change(self.base, self.new)
+
+    @property
+    def relative(self) -> float | None:
+        return relative_change(self.base, self.new)
+
+
+@dataclass
+class ModelStats:
+    run: Run
+    spider: dict[str, dict[str, Estimate]] = field(default_factory=dict)  # row -> semantics -> accuracy
+    mmlu: dict[str, dict[str, dict[str, Estimate]]] = field(default_factory=dict)  # formulation -> group -> average
+    subjects: dict[str, dict[str, Estimate]] = field(default_factory=dict)  # formulation -> subject
+    errors: ErrorSummary = field(default_factory=ErrorSummary)
+
+    @property
+    def label(self) -> str:
+        return self.run.label
+
+
+@dataclass
+class Comparison:
+    """One fine-tuned model against the base-model results it was trained from."""
+
+    base: ModelStats
+    new: ModelStats
+    spider: dict[str, dict[str, Change]] = field(default_factory=dict)
+    mmlu: dict[str, dict[str, dict[str, Change]]] = field(default_factory=dict)
+    subjects: dict[str, list[tuple[str, Change]]] = field(default_factory=dict)  # sorted, largest drop first
+    fixed: list[Flip] = field(default_factory=list)
+    broken: list[Flip] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    models: list[ModelStats]
+    comparisons: list[Comparison]
+    unpaired: list[str]  # fine-tuned runs with no base results to compare against
+    training: list[TrainingRun]
+    formulation: str | None  # the MMLU formulation of the trade-off plot
+    resamples: int
+    seed: int
+    generated_at: float = field(default_factory=time.time)
+
+
+def _subject(case: dict[str, Any]) -> str:
+    props = case.get("props") or {}
+    return str(props.get("subject") or str(case.get("case_id", "")).split("-")[0])
+
+
+def _category(case: dict[str, Any]) -> str:
+    props = case.get("props") or {}
+    if props.get("category"):
+        return str(props["category"])
+    from tradeoff.mmlu_categories import SUBJECT_CATEGORY
+
+    return SUBJECT_CATEGORY.get(_subject(case), "other")
+
+
+def _passed(case: dict[str, Any]) -> bool:
+    return case.get("outcome") == "passed"
+
+
+def _set_match(case: dict[str, Any]) -> bool:
+    return bool((case.get("props") or {}).get("set_match"))
+
+
+SPIDER_SCORE: dict[str, Callable[[dict[str, Any]], bool]] = {"test_suite": _passed, "set": _set_match}
+
+
+class _Stats:
+    """Bootstrap settings carried to every interval."""
+
+    def __init__(self, resamples: int, seed: int) -> None:
+        self.resamples, self.seed = resamples, seed
+
+    def proportion(self, outcomes: list[bool]) -> Estimate:
+        n, k = len(outcomes), sum(outcomes)
+        return Estimate(k / n if n else None, n, k, bootstrap_proportion_ci(k, n, resamples=self.resamples, seed=self.seed))
+
+    def macro(self, cases: list[dict[str, Any]]) -> Estimate:
+        per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for c in cases:
+            per[_subject(c)][0] += _passed(c)
+            per[_subject(c)][1] += 1
+        if not per:
+            return Estimate(None, 0)
+        value = sum(k / n for k, n in per.values()) / len(per)
+        ci = bootstrap_macro_ci([tuple(v) for v in per.values()], resamples=self.resamples, seed=self.seed)
+        return Estimate(value, len(cases), None, ci)
+
+    def paired(self, base: list[bool], new: list[bool]) -> Paired | None:
+        if not base:
+            return None
+        counts = PairedCounts.from_outcomes(base, new)
+        return Paired(counts, mcnemar_exact(counts.only_base, counts.only_new),
+                      paired_bootstrap_diff_ci(counts, resamples=self.resamples, seed=self.seed))
+
+
+def _spider_rows(cases: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    rows: dict[str, list[dict[str, Any]]] = {"overall": list(cases.values())}
+    for h in HARDNESS:
+        mine = [c for c in cases.values() if (c.get("props") or {}).get("hardness", "unknown") == h]
+        if mine:
+            rows[h] = mine
+    return rows
+
+
+def _mmlu_groups(cases: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {"overall": list(cases.values())}
+    found = {_category(c) for c in cases.values()}
+    for name in [*CATEGORY_ORDER, *sorted(found - set(CATEGORY_ORDER))]:
+        if name in found:
+            groups[name] = [c for c in cases.values() if _category(c) == name]
+    return groups
+
+
+def model_stats(run: Run, st: _Stats) -> ModelStats:
+    out = ModelStats(run)
+    spider = run.scored("spider")
+    if spider or run.cases("spider"):
+        has_set = any("set_match" in (c.get("props") or {}) for c in spider.values())
+        for row, cases in _spider_rows(spider).items():
+            out.spider[row] = {"test_suite": st.proportion([_passed(c) for c in cases])}
+            out.spider[row]["set"] = st.proportion([_set_match(c) for c in cases]) if has_set else Estimate(None, len(cases))
+    for formulation in run.mmlu_formulations():
+        cases = run.scored("mmlu", formulation)
+        out.mmlu[formulation] = {
+            group: {"micro": st.proportion([_passed(c) for c in members]), "macro": st.macro(members)}
+            for group, members in _mmlu_groups(cases).items()
+        }
+        by_subject: dict[str, list[bool]] = defaultdict(list)
+        for c in cases.values():
+            by_subject[_subject(c)].append(_passed(c))
+        out.subjects[formulation] = {s: st.proportion(v) for s, v in sorted(by_subject.items())}
+    out.errors = analyze(run)
+    return out
+
+
+def _pair(base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], score: Callable[[dict[str, Any]], bool]) -> tuple[list[bool], list[bool]]:
+    common = sorted(base.keys() & new.keys())
+    return [score(base[i]) for i in common], [score(new[i]) for i in common]
+
+
+def compare(base: ModelStats, new: ModelStats, st: _Stats) -> Comparison:
+    out = Comparison(base, new)
+    a, b = base.run.scored("spider"), new.run.scored("spider")
+    if base.spider and new.spider:
+        rows_a, rows_b = _spider_rows(a), _spider_rows(b)
+        for row in base.spider.keys() | new.spider.keys():
+            ids_a = {str(c["case_id"]) for c in rows_a.get(row, [])}
+            # A question's hardness is a property of its gold SQL: take the base run's.
+            sub_a = {i: a[i] for i in ids_a}
+            sub_b = {i: b[i] for i in ids_a if i in b}
+            out.spider[row] = {}
+            for sem, score in SPIDER_SCORE.items():
+                ea, eb = base.spider.get(row, {}).get(sem), new.spider.get(row, {}).get(sem)
+                out.spider[row][sem] = Change(ea.value if ea else None, eb.value if eb else None, st.paired(*_pair(sub_a, sub_b, score)))
+        out.spider = {r: out.spider[r] for r in ["overall", *HARDNESS] if r in out.spider}
+        _note_coverage(out, "Spider", a, b)
+        out.fixed, out.broken = flips(base.run, new.run, base.errors, new.errors)
+    for formulation in base.mmlu.keys() & new.mmlu.keys():
+        ca, cb = base.run.scored("mmlu", formulation), new.run.scored("mmlu", formulation)
+        groups_a = _mmlu_groups(ca)
+        out.mmlu[formulation] = {}
+        for group in [g for g in base.mmlu[formulation] if g in new.mmlu[formulation]]:
+            ids = {str(c["case_id"]) for c in groups_a.get(group, [])}
+            paired = st.paired(*_pair({i: ca[i] for i in ids}, cb, _passed))
+            out.mmlu[formulation][group] = {
+                avg: Change(base.mmlu[formulation][group][avg].value, new.mmlu[formulation][group][avg].value,
+                            paired if avg == "micro" else None)
+                for avg in AVERAGES
+            }
+        subjects = []
+        for subject in sorted(base.subjects[formulation].keys() & new.subjects[formulation].keys()):
+            ids = {i for i, c in ca.items() if _subject(c) == subject}
+            subjects.append((subject, Change(base.subjects[formulation][subject].value, new.subjects[formulation][subject].value,
+                                             st.paired(*_pair({i: ca[i] for i in ids}, cb, _passed)))))
+        out.subjects[formulation] = sorted(subjects, key=lambda sc: (sc[1].points is None, sc[1].points or 0.0, sc[0]))
+        _note_coverage(out, f"MMLU ({formulation})", ca, cb)
+    out.mmlu = {f: out.mmlu[f] for f in _formulation_order(out.mmlu)}
+    _note_settings(out)
+    return out
+
+
+def _note_coverage(out: Comparison, suite: str, a: dict[str, Any], b: dict[str, Any]) -> None:
+    only_a, only_b = len(a.keys() - b.keys()), len(b.keys() - a.keys())
+    if only_a or only_b:
+        out.notes.append(
+            f"{suite}: the runs scored different questions ({len(a.keys() & b.keys())} in both, {only_a} only in "
+            f"{out.base.label}, {only_b} only in {out.new.label}); accuracies use each run's own questions, "
+            f"paired tests only the common ones."
+        )
+
+
+def _note_settings(out: Comparison) -> None:
+    da, db = out.base.run.data, out.new.run.data
+    for key in ("spider_sha256", "mmlu_sha256"):
+        va, vb = (da.get("data") or {}).get(key), (db.get("data") or {}).get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            differ = [k for k in va.keys() & vb.keys() if va[k] != vb[k]]
+        else:
+            differ = [key] if va and vb and va != vb else []
+        if differ:
+            out.notes.append(f"data checksums differ ({', '.join(sorted(differ))}): the runs did not read the same data.")
+    sa, sb = da.get("settings") or {}, db.get("settings") or {}
+    for key in ("mmlu_split", "mmlu_shots", "max_new_tokens", "limit", "mmlu_limit"):
+        if key in sa and key in sb and sa[key] != sb[key]:
+            out.notes.append(f"setting {key} differs: {out.base.label} {sa[key]!r}, {out.new.label} {sb[key]!r}.")
+
+
+def _formulation_order(formulations: Any) -> list[str]:
+    found = set(formulations)
+    return [f for f in FORMULATION_PREFERENCE if f in found] + sorted(found - set(FORMULATION_PREFERENCE))
+
+
+def build(
+    results_dir: Path,
+    *,
+    base_label: str = "base",
+    training_dir: Path | None = None,
+    formulation: str | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> Report:
+    """Everything the report shows, from the results files under results_dir."""
+    runs = load_runs(results_dir)
+    if not runs:
+        raise FileNotFoundError(f"no results JSON under {Path(results_dir) / 'results'} (run the benchmark first)")
+    st = _Stats(resamples, seed)
+    stats = {r.label: model_stats(r, st) for r in runs}
+    comparisons, unpaired = [], []
+    for run in runs:
+        if run.is_base:
+            continue
+        base = find_base(run, runs, base_label)
+        if base is None:
+            unpaired.append(run.label)
+        else:
+            comparisons.append(compare(stats[base.label], stats[run.label], st))
+    formulations = _formulation_order({f for m in stats.values() for f in m.mmlu})
+    if formulation is None:
+        formulation = formulations[0] if formulations else None
+    return Report(list(stats.values()), comparisons, unpaired, load_training_runs(training_dir), formulation, resamples, seed)
+
+
+def _short(value: Any, n: int = 12) -> str:
+    return str(value)[:n] if value else "-"
+
+
+def _duration(seconds: Any) -> str:
+    try:
+        s = int(round(float(seconds)))
+    except (TypeError, ValueError):
+        return "-"
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _counts(run: Run, suite: str) -> str:
+    cases = run.cases(suite)
+    if not cases:
+        return "-"
+    outcomes = [c.get("outcome") for c in cases]
+    scored = sum(o in ("passed", "failed") for o in outcomes)
+    return f"{scored} scored / {outcomes.count('skipped')} skipped / {outcomes.count('error')} errors"
+
+
+def metadata_rows(run: Run) -> list[tuple[str, str]]:
+    """What a reader needs to know which model, data and settings a column comes from."""
+    d = run.data
+    ident, settings, data = run.identity, d.get("settings") or {}, d.get("data") or {}
+    spider_sums = data.get("spider_sha256")
+    if isinstance(spider_sums, dict):
+        dbs = sum(k.startswith("database/") for k in spider_sums)
+        spider_sum = f"dev.json {_short(spider_sums.get('dev.json'))}, {dbs} databases"
+    else:
+        spider_sum = _short(spider_sums)
+    started = d.get("started")
+    started_s = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(started))) if isinstance(started, (int, float)) else "-"
+    adapter_meta = ident.get("adapter_meta") or {}
+    hardware = d.get("hardware") or {}
+    return [
+        ("model", str(d.get("model", run.label))),
+        ("base model", f"{d.get('base_model', '-')} ({ident.get('base') or d.get('base_source', '-')})"),
+        ("base sha256", _short(ident.get("base_sha256"))),
+        ("adapter sha256", _short(ident.get("adapter_sha256")) if ident.get("adapter_sha256") else "none (base model)"),
+        ("experiment", str(adapter_meta.get("experiment") or ("-" if run.is_base else d.get("model", "-")))),
+        ("Spider", f"dev split, {settings.get('spider_shots', '-')}-shot, max {settings.get('max_new_tokens', '-')} new tokens, "
+                   f"limit {settings.get('limit') if settings.get('limit') is not None else 'none'}"),
+        ("Spider cases", _counts(run, "spider")),
+        ("Spider data sha256", spider_sum),
+        ("MMLU", f"{settings.get('mmlu_split', '-')} split, {settings.get('mmlu_shots', '-')}-shot, "
+                 f"formulations {', '.join(settings.get('mmlu_formulations') or run.mmlu_formulations()) or '-'}, "
+                 f"limit {settings.get('mmlu_limit') if settings.get('mmlu_limit') is not None else 'none'}"),
+        ("MMLU cases", _counts(run, "mmlu")),
+        ("MMLU data sha256", _short(data.get("mmlu_sha256"))),
+        ("versions", ", ".join(f"{k} {v}" for k, v in (d.get("versions") or {}).items()) or "-"),
+        ("hardware", f"{hardware.get('machine', '-')}, {hardware.get('cpus', '-')} CPUs, {hardware.get('platform', '-')}"
+                     + (f", {hardware['accelerator']}" if hardware.get("accelerator") else "")),
+        ("started", started_s),
+        ("duration", _duration(d.get("duration_s"))),
+        ("results file", run.path.name),
+    ]
+
+
+def fmt_pct(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.{digits}f}"
+
+
+def fmt_points(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2f}"
+
+
+def fmt_ci(ci: tuple[float, float] | None, scale: float = 100.0, signed: bool = False) -> str:
+    if ci is None:
+        return ""
+    spec = "+.1f" if signed else ".1f"
+    return f"[{scale * ci[0]:{spec}}, {scale * ci[1]:{spec}}]"
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None:
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"

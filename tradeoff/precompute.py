@@ -1,0 +1,94 @@
+"""Fill the prediction cache without pytest: generate Spider SQL and score MMLU for a model.
+
+    python -m tradeoff.precompute --model v1 --suite all --mmlu-formulation both
+
+Takes the benchmark's own options and writes the same cache entries the pytest fixtures
+would, so a GPU machine can do the model work and `pytest --model v1` anywhere else (with
+the same cache file, `$TRADEOFF_CACHE_DIR/predictions.sqlite`) only scores. Needs neither
+deepeval nor pytest.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from tradeoff import devices, settings
+from tradeoff.errors import UserError
+from tradeoff.run_options import OPTION_SPECS, Options
+
+
+def parse(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, kwargs in OPTION_SPECS:
+        parser.add_argument(name, **kwargs)
+    parser.add_argument("--device", default=None, help="torch device (default: this process's GPU, else cpu)")
+    args = parser.parse_args(argv)
+    options = Options(lambda dest: getattr(args, dest))
+    options.device = args.device or devices.worker_device()  # type: ignore[attr-defined]
+    return options
+
+
+def run(options: Options) -> dict[str, Any]:
+    """Compute what the cache lacks for the selected suites; returns counts and timings."""
+    from tradeoff.modeling import base_location, identity_key, load_model, load_tokenizer, model_identity
+    from tradeoff.once_per_device import compute_once
+    from tradeoff.prediction_cache import PredictionCache
+
+    options.check_data()
+    identity = model_identity(options.model)
+    key = identity_key(identity)
+    cache = PredictionCache(settings.cache_dir() / "predictions.sqlite")
+    loaded: list[Any] = []
+
+    def load() -> Any:
+        if not loaded:
+            loaded.append(load_model(options.model, options.device))
+        return loaded[0]
+
+    locks = settings.cache_dir() / "locks"
+    report: dict[str, Any] = {"model": options.model_name, "model_key": key}
+    if options.suite in ("all", "spider"):
+        from tradeoff.spider_data import SpiderData
+        from tradeoff.spider_predictions import select_cases, spider_generator, spider_jobs
+
+        data = SpiderData(options.spider_dir)
+        cases = [c for c, skip in select_cases(data, options.spider_dbs, options.hardness, options.limit) if not skip]
+        tokenizer = load_tokenizer(base_location(options.model.base, identity))
+        jobs = spider_jobs(data, cases, tokenizer, key, options.spider_shots, options.max_new_tokens)
+        start = time.perf_counter()
+        compute_once(cache, key, jobs, locks, 0, 1,
+                     spider_generator(load, options.max_new_tokens, options.batch_size, options.model_name))
+        report["spider"] = {"cases": len(jobs), "seconds": time.perf_counter() - start}
+    if options.suite in ("all", "mmlu"):
+        from tradeoff.mmlu_categories import SUBJECTS
+        from tradeoff.mmlu_predictions import mmlu_jobs, mmlu_scorer
+
+        cases = [
+            (q, f)
+            for subject in SUBJECTS if options.mmlu_subject_selected(subject)
+            for f in options.mmlu_formulations
+            for q in options.mmlu_questions(subject)
+        ]
+        jobs, prefixes = mmlu_jobs(options.mmlu_dir, cases, key, options.mmlu_shots)
+        start = time.perf_counter()
+        compute_once(cache, key, jobs, locks, 0, 1, mmlu_scorer(load, prefixes, options.batch_size, options.model_name))
+        report["mmlu"] = {"cases": len(jobs), "seconds": time.perf_counter() - start}
+    cache.close()
+    report["model_loaded"] = bool(loaded)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        report = run(parse(argv))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""The benchmark's run options, declared once for pytest (fixtures/options.py) and for the
+`tradeoff.precompute` command, and validated once so bad input is one clear line."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+from tradeoff import settings
+from tradeoff.errors import UserError
+from tradeoff.experiments import ModelChoice, Registry, load_registry, resolve_model
+
+HARDNESS = ("easy", "medium", "hard", "extra")
+
+OPTION_SPECS: list[tuple[str, dict[str, Any]]] = [
+    ("--model", dict(default="base", help="experiment name (base, v1, v2), model/adapter path or hub id")),
+    ("--base-model", dict(default=None, help="base model key from experiments.toml (default: its defaults.base_model)")),
+    ("--experiments", dict(default=None, help="experiments file (default experiments.toml or $TRADEOFF_EXPERIMENTS)")),
+    ("--suite", dict(default="all", choices=("all", "spider", "mmlu"), help="which benchmark suite(s) to run")),
+    ("--spider-dir", dict(default=None, help="Spider directory, official layout (default $SPIDER_DIR or ../shared/data/spider)")),
+    ("--limit", dict(type=int, default=None, help="at most N Spider cases, spread evenly over the dev set")),
+    ("--spider-db", dict(action="append", default=[], help="only these databases (repeat or comma-separate)")),
+    ("--hardness", dict(action="append", default=[], help="only these hardness levels: easy, medium, hard, extra")),
+    ("--spider-shots", dict(type=int, default=None, help="few-shot examples in the Spider prompt (default per experiment)")),
+    ("--batch-size", dict(type=int, default=None, help="generation batch size")),
+    ("--max-new-tokens", dict(type=int, default=None, help="generation length limit for SQL")),
+    ("--query-timeout", dict(type=float, default=None, help="seconds per SQL query before it is stopped")),
+    ("--max-rows", dict(type=int, default=None, help="rows fetched per query before it counts as too many")),
+    ("--mmlu-dir", dict(default=None, help="MMLU CSV directory (default $MMLU_DIR or ../shared/data/mmlu)")),
+    ("--mmlu-subjects", dict(action="append", default=[], help="only these MMLU subjects (repeat or comma-separate)")),
+    ("--mmlu-categories", dict(action="append", default=[], help="only these categories: stem, humanities, social_sciences, other")),
+    ("--mmlu-split", dict(default="test", choices=("test", "val"), help="MMLU split to score (val for quick runs)")),
+    ("--mmlu-limit", dict(type=int, default=None, help="at most N questions per subject (file order, as lm-eval --limit)")),
+    ("--mmlu-shots", dict(type=int, default=5, help="few-shot examples from the dev split (lm-eval default 5; reference study 4)")),
+    ("--mmlu-formulation", dict(default="letter", choices=("letter", "cloze", "both"), help="letter: log-likelihood of ' A'..' D' (lm-eval mmlu); cloze: option texts, acc_norm")),
+    ("--min-pass-rate", dict(type=float, default=0.0, help="exit non-zero when a suite's pass rate is below this (0..1)")),
+    ("--results-dir", dict(default=None, help="where results JSON and reports go (default out/)")),
+]
+
+
+def _split(values: list[str]) -> list[str]:
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+class Options:
+    """The validated options; `get(dest)` reads one (pytest's getoption or getattr on argparse's namespace)."""
+
+    def __init__(self, get: Callable[[str], Any]) -> None:
+        self.registry: Registry = load_registry(Path(get("experiments")) if get("experiments") else None)
+        self.base_model: str | None = get("base_model") or os.environ.get(settings.ENV_BASE_MODEL)
+        self.model_name: str = get("model")
+        self.suite: str = get("suite")
+        self.spider_dir = Path(get("spider_dir")).expanduser() if get("spider_dir") else settings.default_spider_dir()
+        self.limit: int | None = get("limit")
+        self.spider_dbs: list[str] = _split(get("spider_db"))
+        self.hardness: list[str] = _split(get("hardness"))
+        ev = self.registry.evaluation
+        self.batch_size: int = get("batch_size") or ev.batch_size
+        self.max_new_tokens: int = get("max_new_tokens") or ev.spider_max_new_tokens
+        self.query_timeout: float = get("query_timeout") or ev.query_timeout_s
+        self.max_rows: int = get("max_rows") or ev.max_rows
+        self.min_pass_rate: float = get("min_pass_rate")
+        self.results_dir = Path(get("results_dir")).expanduser() if get("results_dir") else settings.output_dir()
+        self._spider_shots: int | None = get("spider_shots")
+        self.mmlu_dir = Path(get("mmlu_dir")).expanduser() if get("mmlu_dir") else settings.default_mmlu_dir()
+        self.mmlu_subjects: list[str] = _split(get("mmlu_subjects"))
+        self.mmlu_categories: list[str] = _split(get("mmlu_categories"))
+        self.mmlu_split: str = get("mmlu_split")
+        self.mmlu_limit: int | None = get("mmlu_limit")
+        self.mmlu_shots: int = get("mmlu_shots")
+        formulation = get("mmlu_formulation")
+        self.mmlu_formulations: list[str] = ["letter", "cloze"] if formulation == "both" else [formulation]
+        self._validate()
+        self._choice: ModelChoice | None = None
+
+    def _validate(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise UserError(f"--limit must be >= 1, got {self.limit}")
+        bad = [h for h in self.hardness if h not in HARDNESS]
+        if bad:
+            raise UserError(f"--hardness: unknown level(s) {bad}; choose from {list(HARDNESS)}")
+        for name, value in (("--batch-size", self.batch_size), ("--max-new-tokens", self.max_new_tokens), ("--max-rows", self.max_rows)):
+            if value < 1:
+                raise UserError(f"{name} must be >= 1, got {value}")
+        if not self.query_timeout > 0:
+            raise UserError(f"--query-timeout must be > 0, got {self.query_timeout}")
+        if not 0.0 <= self.min_pass_rate <= 1.0:
+            raise UserError(f"--min-pass-rate must be between 0 and 1, got {self.min_pass_rate}")
+        if self.mmlu_limit is not None and self.mmlu_limit < 1:
+            raise UserError(f"--mmlu-limit must be >= 1, got {self.mmlu_limit}")
+        if not 0 <= self.mmlu_shots <= 5:
+            raise UserError(f"--mmlu-shots must be between 0 and 5 (the dev split has 5 per subject), got {self.mmlu_shots}")
+        from tradeoff.mmlu_categories import CATEGORIES, SUBJECTS
+
+        bad = [c for c in self.mmlu_categories if c not in CATEGORIES]
+        if bad:
+            raise UserError(f"--mmlu-categories: unknown {bad}; choose from {list(CATEGORIES)}")
+        bad = [s for s in self.mmlu_subjects if s not in SUBJECTS]
+        if bad:
+            raise UserError(f"--mmlu-subjects: unknown {bad}; see tradeoff/mmlu_categories.py for the 57 subjects")
+        if self._spider_shots is not None and self._spider_shots < 0:
+            raise UserError(f"--spider-shots must be >= 0, got {self._spider_shots}")
+
+    @property
+    def model(self) -> ModelChoice:
+        """Resolved lazily: a missing adapter only matters when a suite needs the model."""
+        if self._choice is None:
+            self._choice = resolve_model(self.model_name, self.registry, self.base_model)
+        return self._choice
+
+    @property
+    def spider_shots(self) -> int:
+        return self._spider_shots if self._spider_shots is not None else self.model.spider_shots
+
+    @property
+    def label(self) -> str:
+        """File-name-safe name of this model's results."""
+
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.model_name).strip("_") or "model"
+
+
+
+    def check_data(self) -> None:
+        """Fail early, in one line, on a missing or malformed data directory of a selected suite."""
+        if self.suite in ("all", "spider"):
+            from tradeoff.spider_data import SpiderData
+
+            SpiderData(self.spider_dir)
+        if self.suite in ("all", "mmlu"):
+            from tradeoff.mmlu_data import MMLUDataError, list_subjects
+
+            try:
+                found = list_subjects(self.mmlu_dir, self.mmlu_split)
+            except (MMLUDataError, OSError) as exc:
+                raise UserError(f"MMLU data: {exc}") from None
+            if not found:
+                raise UserError(f"MMLU data directory {self.mmlu_dir} has no {self.mmlu_split}/<subject>_{self.mmlu_split}.csv files")
+
+    def mmlu_subject_selected(self, subject: str) -> bool:
+        from tradeoff.mmlu_categories import category_of
+
+        if self.mmlu_subjects and subject not in self.mmlu_subjects:
+            return False
+        return not self.mmlu_categories or category_of(subject) in self.mmlu_categories
+
+    def mmlu_questions(self, subject: str) -> list[Any]:
+        """The subject's questions this run scores (file order, at most --mmlu-limit)."""
+        from tradeoff.mmlu_data import MMLUDataError, load_split
+
+        try:
+            questions = load_split(self.mmlu_dir, subject, self.mmlu_split)
+        except MMLUDataError as exc:
+            raise UserError(f"MMLU data: {exc}") from None
+        return questions[: self.mmlu_limit] if self.mmlu_limit is not None else questions
