@@ -102,12 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         same, diff, margin = f"{n}/{n}", "", ""
         if scores is not None:
-            identical, worst, mismatched = compare(scores, lm.cases, args.formulation)
+            identical, worst, mismatched = compare(scores, lm.cases)
             ok &= identical == n
             same, diff = f"{identical}/{n}", f"{worst:.2g}"
             # How close lm-eval's own top two choices were where we disagree: a float-noise flip
             # has a margin near the log-likelihood noise, a scoring bug does not.
-            margin = f"{max((_top2_gap(lm.cases[c].loglikelihoods) for c in mismatched if c in lm.cases), default=0.0):.2g}"
+            gaps = [_top2_gap(lm.cases[c].loglikelihoods) for c in mismatched if c in lm.cases]
+            margin = f"{max(gaps, default=0.0):.2g}"
         print(f"{name:<24}{seconds:>9.2f}{n / seconds:>9.2f}{lm.seconds / seconds:>11.2f}x{same:>12}{diff:>10}"
               f"{margin:>19}")
     speedup = lm.seconds / t_reuse

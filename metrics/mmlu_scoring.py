@@ -289,7 +289,7 @@ def _score_rows(
         for i, row in enumerate(rows):
             for t in row.targets:
                 start = len(index)
-                index += [(i, column[pos - p], tok) for pos, tok in zip(range(t.first_pos, t.first_pos + len(t.tokens)), t.tokens)]
+                index += [(i, column[t.first_pos + j - p], tok) for j, tok in enumerate(t.tokens)]
                 spans.append((t, start, len(index)))
         rows_i, cols_i, toks_i = (torch.tensor(v, dtype=torch.long, device=device) for v in zip(*index))
         picked = logprobs[rows_i, cols_i, toks_i].double().cpu().tolist()

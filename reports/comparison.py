@@ -344,7 +344,7 @@ def metadata_rows(run: Run) -> list[tuple[str, str]]:
     spider_sums = data.get("spider_sha256")
     if isinstance(spider_sums, dict):
         dbs = sum(k.startswith("database/") for k in spider_sums)
-        spider_sum = f"dev.json {_short(spider_sums.get('dev.json'))}, {dbs} databases"
+        spider_sum = f"dev.json {_short(spider_sums.get('dev.json'))}, {dbs} database{'s' if dbs != 1 else ''}"
     else:
         spider_sum = _short(spider_sums)
     started = d.get("started")
@@ -357,7 +357,7 @@ def metadata_rows(run: Run) -> list[tuple[str, str]]:
         ("base sha256", _short(ident.get("base_sha256"))),
         ("adapter sha256", _short(ident.get("adapter_sha256")) if ident.get("adapter_sha256") else "none (base model)"),
         ("experiment", str(adapter_meta.get("experiment") or ("-" if run.is_base else d.get("model", "-")))),
-        ("Spider", f"dev split, {settings.get('spider_shots', '-')}-shot, max {settings.get('max_new_tokens', '-')} new tokens, "
+        ("Spider", f"{settings.get('spider_split', 'dev')} split, {settings.get('spider_shots', '-')}-shot, max {settings.get('max_new_tokens', '-')} new tokens, "
                    f"limit {settings.get('limit') if settings.get('limit') is not None else 'none'}"),
         ("Spider cases", _counts(run, "spider")),
         ("Spider data sha256", spider_sum),

@@ -207,16 +207,19 @@ class CrosscheckResult:
         return (
             self.n > 0
             and self.identical_rate >= MIN_IDENTICAL_RATE
-            and self.accuracy_gap_points <= MAX_ACCURACY_GAP_POINTS + 1e-9  # 0.505 - 0.5 is 0.5000000000000004
+            # tolerance: abs(0.505 - 0.5) * 100 is 0.5000000000000004
+            and self.accuracy_gap_points <= MAX_ACCURACY_GAP_POINTS + 1e-9
         )
 
     def summary(self) -> str:
         lines = [
             f"formulation            {self.formulation}",
             f"questions              {self.n}",
-            f"identical predictions  {self.identical}/{self.n} = {self.identical_rate:.2%} (need >= {MIN_IDENTICAL_RATE:.0%})",
+            f"identical predictions  {self.identical}/{self.n} = {self.identical_rate:.2%}"
+            f" (need >= {MIN_IDENTICAL_RATE:.0%})",
             f"accuracy ours          {self.ours_accuracy:.2%}",
-            f"accuracy lm-eval       {self.lmeval_accuracy:.2%} (gap {self.accuracy_gap_points:.2f} points, max {MAX_ACCURACY_GAP_POINTS})",
+            f"accuracy lm-eval       {self.lmeval_accuracy:.2%}"
+            f" (gap {self.accuracy_gap_points:.2f} points, max {MAX_ACCURACY_GAP_POINTS})",
             f"max |loglik diff|      {self.max_abs_ll_diff:.3g}",
             f"seconds ours/lm-eval   {self.ours_seconds:.1f} / {self.lmeval_seconds:.1f}",
             f"verdict                {'PASS' if self.passed else 'FAIL'}",
@@ -226,8 +229,11 @@ class CrosscheckResult:
         return "\n".join(lines)
 
 
-def compare(ours: Sequence[QuestionScore], theirs: dict[str, LmevalCase], formulation: str) -> tuple[int, float, list[str]]:
-    """(identical count, max |ll diff|, mismatched case ids); a question lm-eval lacks is a mismatch."""
+def compare(ours: Sequence[QuestionScore], theirs: dict[str, LmevalCase]) -> tuple[int, float, list[str]]:
+    """(identical count, max |ll diff|, mismatched case ids); a question lm-eval lacks is a mismatch.
+
+    Identical means the same headline prediction and the same acc prediction (for cloze both
+    acc_norm and acc must agree)."""
     identical, worst, mismatched = 0, 0.0, []
     for score in ours:
         case = theirs.get(score.case_id)
@@ -259,7 +265,7 @@ def crosscheck(
     ours_seconds = time.perf_counter() - start
     run = run_lmeval(model, tokenizer, mmlu_dir, subjects, split, limit, shots, formulation, batch_size)
     theirs = run.cases
-    identical, worst, mismatched = compare(ours, theirs, formulation)
+    identical, worst, mismatched = compare(ours, theirs)
     n = len(ours)
     return CrosscheckResult(
         formulation=formulation,

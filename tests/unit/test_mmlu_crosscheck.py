@@ -21,8 +21,8 @@ MMLU = mmlu_data_dir()
 SUBJECTS = ["abstract_algebra", "world_religions"]
 
 
-def _score(case_id: str, lls, predicted: int, norm: int | None = None) -> QuestionScore:
-    return QuestionScore(case_id, case_id.split("-")[0], 0, "letter" if norm is None else "cloze", lls, predicted, norm, norm)
+def _score(case_id: str, lls, predicted: int) -> QuestionScore:
+    return QuestionScore(case_id, case_id.split("-")[0], 0, "letter", lls, predicted)
 
 
 def test_compare_counts_prediction_mismatches_and_missing_cases():
@@ -35,7 +35,7 @@ def test_compare_counts_prediction_mismatches_and_missing_cases():
         "a-test-0000": LmevalCase("a-test-0000", (-1.0, -2.0, -3.0, -4.5), 0, 0, True),
         "a-test-0001": LmevalCase("a-test-0001", (-2.0, -1.0, -3.0, -4.0), 2, 2, False),
     }
-    identical, worst, mismatched = compare(ours, theirs, "letter")
+    identical, worst, mismatched = compare(ours, theirs)
     assert identical == 1 and worst == pytest.approx(0.5)
     assert mismatched == ["a-test-0001", "a-test-0002"]
 
@@ -64,7 +64,8 @@ def test_lmeval_task_keeps_installed_prompt_and_reads_local_csvs():
 @pytest.mark.parametrize("formulation", ["letter", "cloze"])
 def test_tiny_mistral_matches_lmeval(formulation):
     model, tokenizer = tiny_mistral(), mistral_tokenizer()
-    result = crosscheck(model, tokenizer, MMLU, SUBJECTS, "test", limit=10, shots=5, formulation=formulation, batch_size=4)
+    result = crosscheck(model, tokenizer, MMLU, SUBJECTS, "test", limit=10, shots=5, formulation=formulation,
+                        batch_size=4)
     assert result.n == 20
     assert result.identical == 20, result.summary()
     assert result.max_abs_ll_diff < 1e-3

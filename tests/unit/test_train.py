@@ -283,7 +283,8 @@ def test_run_record_and_adapter_metadata(world, trained):
     assert run["data"]["used"] == 3
     assert run["config"]["training"]["learning_rate"] == 2e-2 and run["config"]["training"]["max_steps"] == 12
     assert run["training"]["global_step"] == 12 and run["training"]["tokens_per_s"] > 0
-    assert run["training"]["precision"] == ("fp32" if not torch.cuda.is_available() else run["training"]["precision"])
+    cuda = torch.cuda.is_available()
+    assert run["training"]["precision"] == precision("float32", cuda, cuda and torch.cuda.is_bf16_supported())[0]
     assert run["seed"] == 7 and run["versions"]["peft"] and run["wall_time_s"] > 0
     assert run["loss"]["first"] > run["loss"]["last"]
     assert (trained.parent / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
