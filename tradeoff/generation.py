@@ -25,6 +25,7 @@ def generate_batched(
     batch_size: int,
     on_batch: Callable[[list[int], list[str]], None],
     progress: Any | None = None,
+    **generate_kwargs: Any,
 ) -> None:
     """Generate for every prompt; call on_batch(indices, texts) as each batch finishes.
 
@@ -46,6 +47,7 @@ def generate_batched(
             max_new_tokens=max_new_tokens,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=stops,
+            **generate_kwargs,
         )
         new_tokens = output[:, batch["input_ids"].shape[1] :]
         on_batch(indices, tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
