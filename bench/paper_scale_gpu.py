@@ -222,6 +222,15 @@ def bench_train(model: Any, tok: Any, spider_dir: Path, steps: int, warmup: int,
     }
 
 
+def checkpoint(figures: dict[str, Any], out: Path | None) -> None:
+    """Print and save after every part, so a later failure keeps the figures already taken."""
+    print(json.dumps(figures), flush=True)
+    if out:
+        out.write_text(json.dumps(figures, indent=1))
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokenizer-model", type=Path, required=True, help="mistral_common/data/tokenizer.model.v1")
@@ -230,7 +239,7 @@ def main() -> int:
     parser.add_argument("--parts", default="mmlu,spider,train")
     parser.add_argument("--tiny", action="store_true", help="2-layer model on the CPU, few questions: a dry run")
     parser.add_argument("--mmlu-batch", type=int, default=32)
-    parser.add_argument("--spider-batch", type=int, default=128)
+    parser.add_argument("--spider-batch", type=int, default=32)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -248,18 +257,14 @@ def main() -> int:
     parts = args.parts.split(",")
     if "mmlu" in parts:
         figures["mmlu"] = bench_mmlu(model, tok, args.mmlu_dir, 2 if args.tiny else None, 8 if args.tiny else 64, args.mmlu_batch)
-        print(json.dumps({"mmlu": figures["mmlu"]}), flush=True)
+        checkpoint(figures, args.out)
     if "spider" in parts:
         figures["spider"] = bench_spider(model, tok, args.spider_dir, 8 if args.tiny else args.new_tokens,
                                          4 if args.tiny else args.spider_batch, 2 if args.tiny else 16, 12 if args.tiny else None)
-        print(json.dumps({"spider": figures["spider"]}), flush=True)
+        checkpoint(figures, args.out)
     if "train" in parts:
         figures["train"] = bench_train(model, tok, args.spider_dir, 2 if args.tiny else 20, 1 if args.tiny else 5, 1024)
-        print(json.dumps({"train": figures["train"]}), flush=True)
-    text = json.dumps(figures, indent=1)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+        checkpoint(figures, args.out)
     return 0
 
 

@@ -193,7 +193,10 @@ def plan_rows(
 
 
 def _supports_logits_to_keep(model: Any) -> bool:
-    return "logits_to_keep" in inspect.signature(model.forward).parameters
+    """Whether the LM head can be limited to the scored positions (a PEFT wrapper forwards
+    the keyword to its base model, so look there)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def _prefix_kv(model: Any, tokens: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:

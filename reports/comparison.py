@@ -195,7 +195,7 @@ def model_stats(run: Run, st: _Stats) -> ModelStats:
         for row, cases in _spider_rows(spider).items():
             out.spider[row] = {"test_suite": st.proportion([_passed(c) for c in cases])}
             out.spider[row]["set"] = st.proportion([_set_match(c) for c in cases]) if has_set else Estimate(None, len(cases))
-    for formulation in run.mmlu_formulations():
+    for formulation in _formulation_order(run.mmlu_formulations()):
         cases = run.scored("mmlu", formulation)
         out.mmlu[formulation] = {
             group: {"micro": st.proportion([_passed(c) for c in members]), "macro": st.macro(members)}

@@ -14,7 +14,6 @@ from reports.comparison import (
     HARDNESS,
     SEMANTICS,
     Change,
-    Comparison,
     Estimate,
     Report,
     fmt_ci,

@@ -116,6 +116,13 @@ class LmevalCase:
     predicted: int  # headline metric's prediction (acc for letter, acc_norm for cloze)
     acc_predicted: int
     correct: bool  # lm-eval's own per-sample headline metric
+    gold: int
+
+    @property
+    def consistent(self) -> bool:
+        """lm-eval's own verdict agrees with the prediction we derived from its log-likelihoods
+        (guards against sharing a normalisation bug with our scorer)."""
+        return self.correct == (self.predicted == self.gold)
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,7 @@ def run_lmeval(
                 predicted=acc_pred if formulation == "letter" else norm_pred,
                 acc_predicted=acc_pred,
                 correct=bool(sample[metric]),
+                gold=int(sample["doc"]["answer"]),
             )
     return LmevalRun(cases, seconds)
 
@@ -240,7 +248,11 @@ def compare(ours: Sequence[QuestionScore], theirs: dict[str, LmevalCase]) -> tup
         if case is None:
             mismatched.append(score.case_id)
             continue
-        same = score.headline_predicted == case.predicted and score.predicted == case.acc_predicted
+        same = (
+            case.consistent
+            and score.headline_predicted == case.predicted
+            and score.predicted == case.acc_predicted
+        )
         identical += same
         if not same:
             mismatched.append(score.case_id)

@@ -32,12 +32,15 @@ def test_compare_counts_prediction_mismatches_and_missing_cases():
         _score("a-test-0002", (-2.0, -1.0, -3.0, -4.0), 1),
     ]
     theirs = {
-        "a-test-0000": LmevalCase("a-test-0000", (-1.0, -2.0, -3.0, -4.5), 0, 0, True),
-        "a-test-0001": LmevalCase("a-test-0001", (-2.0, -1.0, -3.0, -4.0), 2, 2, False),
+        "a-test-0000": LmevalCase("a-test-0000", (-1.0, -2.0, -3.0, -4.5), 0, 0, True, 0),
+        "a-test-0001": LmevalCase("a-test-0001", (-2.0, -1.0, -3.0, -4.0), 2, 2, False, 0),
     }
     identical, worst, mismatched = compare(ours, theirs)
     assert identical == 1 and worst == pytest.approx(0.5)
     assert mismatched == ["a-test-0001", "a-test-0002"]
+    # lm-eval's own verdict contradicting the prediction derived from its log-likelihoods
+    theirs["a-test-0000"] = LmevalCase("a-test-0000", (-1.0, -2.0, -3.0, -4.0), 0, 0, False, 0)
+    assert compare(ours[:1], theirs)[0] == 0
 
 
 @pytest.mark.parametrize(

@@ -149,3 +149,20 @@ def test_score_mmlu_limits_each_subject_in_file_order(mistral):
     scores = score_mmlu(model, tokenizer, MMLU, ["virology", "anatomy"], shots=2, limit=3, batch_size=4)
     assert [s.case_id for s in scores] == [f"{s}-test-000{i}" for s in ("virology", "anatomy") for i in range(3)]
     assert all(len(s.loglikelihoods) == 4 and all(v < 0 for v in s.loglikelihoods) for s in scores)
+
+
+def test_lora_wrapped_model_scores_like_its_merged_weights(mistral):
+    """The scorer runs on PEFT LoRA models (the fine-tuned side of the trade-off) unchanged."""
+    from peft import LoraConfig, get_peft_model
+
+    _, tokenizer = mistral
+    config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)  # non-zero delta
+    model = get_peft_model(tiny_mistral(seed=3), config).eval()
+    questions, prefix = _subject("virology", 4, 2)
+    lora = score_questions(model, tokenizer, questions, prefix, batch_size=3)
+    base = score_questions(tiny_mistral(seed=3), tokenizer, questions, prefix)
+    assert (_lls(lora) - _lls(base)).abs().max() > 1e-3
+    reference = torch.tensor([_reference_lls(model, tokenizer, q, prefix, "letter") for q in questions])
+    torch.testing.assert_close(_lls(lora), reference.double(), atol=1e-4, rtol=0)
+    merged = model.merge_and_unload()
+    torch.testing.assert_close(_lls(score_questions(merged, tokenizer, questions, prefix)), _lls(lora), atol=1e-4, rtol=0)

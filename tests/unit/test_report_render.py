@@ -69,7 +69,7 @@ def check_html(page: str) -> TagChecker:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    return build_report(FIXTURES, out, training_dir=FIXTURES / "models", resamples=500)
+    return build_report(FIXTURES, out, training_dir=FIXTURES / "training", resamples=500)
 
 
 def test_report_files_from_two_models(report):
@@ -136,7 +136,7 @@ def test_base_only_report_is_valid(tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    assert main(["--results-dir", str(FIXTURES), "--out", str(tmp_path), "--training-dir", str(FIXTURES / "models"),
+    assert main(["--results-dir", str(FIXTURES), "--out", str(tmp_path), "--training-dir", str(FIXTURES / "training"),
                  "--resamples", "100"]) == 0
     assert str(tmp_path / "report" / "index.html") in capsys.readouterr().out
     assert main(["--results-dir", str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 2

@@ -42,7 +42,7 @@ def adapter(sha: str = "fff", base: dict = BASE) -> dict:
 
 
 def test_deltas_and_relative_changes_on_fixture_table():
-    report = build(FIXTURES, training_dir=FIXTURES / "models")
+    report = build(FIXTURES, training_dir=FIXTURES / "training")
     assert [m.label for m in report.models] == ["base", "v1"] and not report.unpaired
     (comp,) = report.comparisons
     assert (comp.base.label, comp.new.label) == ("base", "v1")

