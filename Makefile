@@ -3,7 +3,14 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The demo: v1 trained on a small slice on the CPU (its own models folder, so a real
+# `python train.py --experiment v1` is never confused with it), then base and v1 evaluated on
+# a spread of Spider dev cases and a few questions of every MMLU subject, then the report.
 DEMO_LIMIT ?= 24
+DEMO_MMLU_LIMIT ?= 4
+DEMO_TRAIN ?= --limit 32 --max-steps 8
+DEMO_EVAL = --limit $(DEMO_LIMIT) --mmlu-limit $(DEMO_MMLU_LIMIT) --mmlu-formulation both -q
+export TRADEOFF_MODELS_DIR ?= $(CURDIR)/.cache/demo-models
 export DEEPEVAL_TELEMETRY_OPT_OUT := 1
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
@@ -24,7 +31,10 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/pytest -n auto --model base --limit $(DEMO_LIMIT) -q
+	$(BIN)/python train.py --experiment v1 $(DEMO_TRAIN) --if-missing
+	$(BIN)/pytest -n auto --model base $(DEMO_EVAL)
+	$(BIN)/pytest -n auto --model v1 $(DEMO_EVAL)
+	$(BIN)/python -m reports.compare
 
 test: install
 	$(BIN)/pytest tests/unit -n 2 -q

@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
         help="continue from the newest checkpoint if one exists; --no-resume deletes checkpoints and starts over",
     )
     p.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing if the adapter exists and was trained with this configuration (tox, make demo)",
+    )
+    p.add_argument(
         "--gradient-checkpointing",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -65,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             resume=args.resume,
             gradient_checkpointing=args.gradient_checkpointing,
             save_steps=args.save_steps,
+            if_missing=args.if_missing,
         )
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

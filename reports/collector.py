@@ -22,6 +22,7 @@ from reports.summary import CaseRecord, format_mmlu_summary, format_spider_summa
 _RECORDS = pytest.StashKey[list[CaseRecord]]()
 _STARTED = pytest.StashKey[float]()
 _RESULTS = pytest.StashKey[tuple[dict[str, Any], Path]]()
+_COMPARISON = pytest.StashKey[str]()
 VERSIONED = ("torch", "transformers", "peft", "deepeval", "sqlglot", "lm-eval", "pytest", "pytest-xdist")
 
 
@@ -184,6 +185,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if not _active(config) or not config.stash[_RECORDS]:
         return
+    if any("fatal_error" in r.props for r in config.stash[_RECORDS]):
+        return  # a run stopped by a user error (fixtures/plugin.py) keeps the previous results
     results = build_results(config)
     out = report_dir(config)
     out.mkdir(parents=True, exist_ok=True)
@@ -193,9 +196,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     tmp.write_text(json.dumps(results, indent=1, default=str))
     tmp.replace(path)
     config.stash[_RESULTS] = (results, path)
+    config.stash[_COMPARISON] = _comparison_report(get_options(config).results_dir)
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         session.exitstatus = _gate(results, get_options(config).min_pass_rate)
 
+
+
+def _comparison_report(results_dir: Path) -> str:
+    """Rebuild the cross-model report from every results JSON in the results dir.
+
+    This run's own results are already on disk, so a report that cannot be built is told,
+    not raised: the measurement is not lost to a plotting problem.
+    """
+    from reports.compare import build_report
+
+    try:
+        return f"comparison report: {build_report(results_dir).resolve()}"
+    except Exception as exc:  # noqa: BLE001 - shown in the summary; `python -m reports.compare` reproduces it
+        return f"comparison report NOT built ({type(exc).__name__}: {exc}); retry: python -m reports.compare"
 
 
 def run_results(config: pytest.Config) -> dict[str, Any] | None:
@@ -218,5 +236,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_line(f"results JSON: {path}")
     if config.getoption("htmlpath", None):
         terminalreporter.write_line(f"HTML report: {Path(config.getoption('htmlpath')).resolve()}")
+    if _COMPARISON in config.stash:
+        terminalreporter.write_line(config.stash[_COMPARISON])
     gate = get_options(config).min_pass_rate
     terminalreporter.write_line(f"exit gate: pass rate >= {gate:.2f} and no errors")

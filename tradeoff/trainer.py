@@ -144,12 +144,15 @@ def train(
     gradient_checkpointing: bool | None = None,
     save_steps: int | None = None,
     callbacks: Sequence[Any] = (),
+    if_missing: bool = False,
 ) -> Path:
     """Train `experiment`'s LoRA adapter and return the adapter directory.
 
     resume=True continues from the newest complete checkpoint of the same configuration, if
     there is one; False deletes old checkpoints and starts over. `callbacks` are extra
-    transformers TrainerCallbacks (tests use one to simulate an interruption).
+    transformers TrainerCallbacks (tests use one to simulate an interruption). if_missing=True
+    returns an existing adapter without training when it was trained with this very
+    configuration (a smoke run's adapter does not satisfy a full run).
     """
     started = time.time()
     plan = plan_run(
@@ -164,7 +167,42 @@ def train(
         gradient_checkpointing=gradient_checkpointing,
         save_steps=save_steps,
     )
+    if if_missing:
+        stale = adapter_staleness(plan)
+        if stale is None:
+            if is_rank_zero():
+                print(f"adapter up to date, not retraining: {plan.adapter_dir}", flush=True)
+            return plan.adapter_dir
+        if is_rank_zero():
+            print(f"training {plan.experiment}: {stale}", flush=True)
     return _run(plan, started, callbacks)
+
+
+_SAME_MATH = {"gradient_checkpointing"}  # recomputes activations; the trained weights are the same
+
+
+def adapter_staleness(plan: TrainPlan) -> str | None:
+    """Why the adapter at plan.adapter_dir does not answer this plan, or None when it does.
+
+    Compared: the resolved configuration that run.json recorded (experiment, base model,
+    every training value, limit), not the mere presence of files.
+    """
+    if not (plan.adapter_dir / "adapter_config.json").is_file():
+        return f"no adapter at {plan.adapter_dir}"
+    try:
+        recorded = json.loads((plan.run_dir / "run.json").read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"no readable run.json beside {plan.adapter_dir}"
+    wanted = plan.describe()
+    for key in ("experiment", "base_model", "training", "limit"):
+        if recorded.get(key) != wanted.get(key):
+            if key == "training" and isinstance(recorded.get(key), dict):
+                changed = sorted(k for k in wanted[key] if recorded[key].get(k) != wanted[key][k] and k not in _SAME_MATH)
+                if not changed:
+                    continue
+                return f"existing adapter was trained with other settings ({', '.join(changed)})"
+            return f"existing adapter was trained with another {key}"
+    return None
 
 
 def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any]) -> Path:

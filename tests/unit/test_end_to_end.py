@@ -56,6 +56,8 @@ def test_embedded_model_end_to_end_xdist_matches_serial(tmp_path):
     assert sum(case.startswith(("virology-", "abstract_algebra-")) for case in a) == 12  # 2 subjects x 3 x 2 formulations
     assert "MMLU (cloze, 5-shot, test) — model base" in parallel.stdout
     assert all(reason for outcome, _, reason in a.values() if outcome in ("passed", "failed"))
+    assert (tmp_path / "a" / "report" / "index.html").is_file()  # the comparison report, rebuilt per run
+    assert "comparison report: " in parallel.stdout
     html = (tmp_path / "a" / "runs" / "base" / "pytest.html").read_text()
     assert "concert_singer-0000" in html
     # The pytest-free precompute command computes the same cache keys: nothing left to do.

@@ -447,3 +447,18 @@ def test_shipped_lora_config_on_mistral_7b_matches_the_reference_study():
     trainable, total = model.get_nb_trainable_parameters()
     assert trainable == 32 * (4 * (4096 + 4096) + 4 * (4096 + 1024)) == 1_703_936
     assert round(100 * trainable / total, 4) == 0.0235
+
+
+def test_if_missing_skips_only_an_adapter_of_the_same_configuration(world, capsys):
+    kwargs = dict(spider_dir=world["spider"], experiments_file=world["experiments"], save_steps=1)
+    out = world["root"] / "if_missing"
+    adapter = train("v1", output_root=out, max_steps=2, **kwargs)
+    weights = adapter / "adapter_model.safetensors"
+    before = (weights.stat().st_mtime_ns, weights.read_bytes())
+    assert train("v1", output_root=out, max_steps=2, if_missing=True, **kwargs) == adapter
+    assert "adapter up to date" in capsys.readouterr().out
+    assert (weights.stat().st_mtime_ns, weights.read_bytes()) == before  # not retrained
+    # A smoke adapter does not stand in for another configuration: that one is trained.
+    train("v1", output_root=out, max_steps=3, if_missing=True, resume=False, **kwargs)
+    assert "other settings (max_steps)" in capsys.readouterr().out
+    assert json.loads((out / "tiny" / "v1" / "run.json").read_text())["config"]["training"]["max_steps"] == 3
