@@ -54,7 +54,12 @@ MAX_SQL_CHARS = 100_000  # Spider queries are < 1 kB; longer text is not a query
 MAX_COLUMNS = 256  # >= widest Spider table (48); bounds one row's memory
 MAX_EXPR_DEPTH = 200
 MAX_LIKE_PATTERN = 1_000  # LIKE/GLOB cost is ~ pattern x text
-RESULT_BYTES_FACTOR = 10  # total text/blob bytes fetched <= factor * max_value_bytes
+RESULT_BYTES_FACTOR = 10  # fetched result's estimated memory <= factor * max_value_bytes
+# Python's own cost of a fetched row and of each value in it (tuple header and
+# list slot; pointer plus int/float object), charged on top of text/blob
+# lengths so that wide rows of numbers cannot grow past the budget unseen.
+ROW_OVERHEAD_BYTES = 64
+VALUE_OVERHEAD_BYTES = 40
 PROGRESS_STEPS = 100  # VM instructions between deadline checks (~1% overhead)
 HARD_GRACE_S = 0.25  # how long past the deadline before a connection is abandoned
 
@@ -192,6 +197,7 @@ class _Session:
         for row in cursor:
             if len(rows) >= max_rows:
                 return "too_many_rows", f"more than {max_rows} rows", None
+            used += ROW_OVERHEAD_BYTES + VALUE_OVERHEAD_BYTES * len(row)
             for value in row:
                 if isinstance(value, (str, bytes)):
                     used += len(value)

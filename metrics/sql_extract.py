@@ -171,7 +171,9 @@ def _cut_tail(sql: str) -> str:
         elif _line_ends_query(sql, i + 1):
             return sql[:i]
         else:
-            pos = i + 1
+            # Jump over the blank run just judged: rescanning it from every
+            # newline in it is quadratic ("SELECT 1" + "\n" * 10**6 + "FROM t").
+            pos = max(i + 1, _skip_blank(sql, i + 1))
 
 
 def _line_ends_query(sql: str, line_start: int) -> bool:
