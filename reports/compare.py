@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from reports import comparison, plots, render_html, render_markdown
@@ -54,6 +55,13 @@ def build_report(
     return index
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     from tradeoff import settings
 
@@ -65,15 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--training-dir", type=Path, default=None,
                         help=f"training runs with run.json/loss.json (default: ${settings.ENV_MODELS_DIR} or <repo>/models)")
     parser.add_argument("--mmlu-formulation", default=None, help="MMLU formulation of the trade-off plot (default: letter)")
-    parser.add_argument("--resamples", type=int, default=RESAMPLES, help=f"bootstrap resamples (default: {RESAMPLES})")
+    parser.add_argument("--resamples", type=_positive_int, default=RESAMPLES, help=f"bootstrap resamples (default: {RESAMPLES})")
     parser.add_argument("--seed", type=int, default=SEED, help=f"bootstrap seed (default: {SEED})")
     args = parser.parse_args(argv)
     results_dir = args.results_dir or settings.output_dir()
+    # a skipped results file is one `warning:` line, not a warning plus its source line
+    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
     try:
         index = build_report(results_dir, args.out, base_label=args.base_label, training_dir=args.training_dir,
                              formulation=args.mmlu_formulation, resamples=args.resamples, seed=args.seed)
     except FileNotFoundError as exc:
-        print(f"reports.compare: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the report folder cannot be written (read-only, under a file, disk full)
+        print(f"error: cannot write the report under {args.out or results_dir}: {exc.strerror or exc}"
+              f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)
         return 2
     print(f"HTML report: {index.resolve()}")
     print(f"Markdown summary: {index.with_name('summary.md').resolve()}")

@@ -40,5 +40,5 @@ def _cell(value: Any) -> str:
 
 
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
-    props = dict(report.user_properties)
+    props = dict(getattr(report, "user_properties", ()))  # a CollectReport has none
     cells[2:2] = [_cell(props.get(key)) for key, _ in ROW_FIELDS]

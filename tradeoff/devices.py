@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import os
 
-import torch
-
 
 def worker_index() -> int:
     """gw3 -> 3; 0 outside xdist."""
@@ -14,11 +12,15 @@ def worker_index() -> int:
 
 
 def device_count() -> int:
+    import torch  # here, not at import: a usage error must not wait seconds for torch
+
     return torch.cuda.device_count() if torch.cuda.is_available() else 1
 
 
 def worker_device() -> str:
     """One GPU per worker by worker id (round robin); the CPU where there is none."""
+    import torch
+
     if torch.cuda.is_available():
         return f"cuda:{worker_index() % torch.cuda.device_count()}"
     return "cpu"

@@ -143,18 +143,28 @@ def base_location(spec: BaseModelSpec, identity: dict[str, Any]) -> str:
     return spec.source
 
 
+def _adapter_meta(adapter: Path) -> dict[str, Any]:
+    """train.py's record beside the adapter ({} when absent); unreadable is a user error."""
+    meta_path = adapter / ADAPTER_META
+    if not meta_path.is_file():
+        return {}
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"adapter {adapter}: {ADAPTER_META} is unreadable ({exc})") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"adapter {adapter}: {ADAPTER_META} must hold a JSON object")
+    return meta
+
+
 def adapter_identity(path: Path) -> dict[str, Any]:
-    meta_path = path / ADAPTER_META
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    meta = _adapter_meta(path)
     return {"adapter": str(path), "adapter_sha256": directory_hash(path, skip=(ADAPTER_META,)), "adapter_meta": meta}
 
 
 def check_adapter_base(adapter: Path, identity: dict[str, Any]) -> None:
     """Refuse an adapter trained on other base weights: its deltas would be meaningless."""
-    meta_path = adapter / ADAPTER_META
-    if not meta_path.is_file():
-        return
-    meta = json.loads(meta_path.read_text())
+    meta = _adapter_meta(adapter)
     for key in ("base_sha256", "base_fingerprint", "base"):
         if key in meta and key in identity:
             mismatch = meta[key] != identity[key]

@@ -97,7 +97,10 @@ def prepare(archive: str, out: Path, from_hub: bool = False, force: bool = False
         if from_hub:
             questions_from_hub(staging / "spider")
         data = SpiderData(staging / "spider")
-        data.dev, data.schemas  # noqa: B018 - validate before replacing anything
+        try:
+            data.dev, data.schemas  # noqa: B018 - validate before replacing anything
+        except UserError as exc:  # name the archive, not the staging folder that is about to vanish
+            raise UserError(f"{str(exc).replace(str(staging / 'spider') + '/', '')} (in archive {archive})") from None
         if out.exists():
             shutil.rmtree(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -118,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         data = prepare(args.archive, args.out, args.questions_from_hub, args.force)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # --out under a file, a read-only or full disk
+        print(f"error: cannot write {args.out}: {exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}",
+              file=sys.stderr)
         return 2
     dbs = sorted({e.db_id for e in data.dev})
     missing = [db for db in dbs if data.missing_db_reason(db)]

@@ -39,6 +39,10 @@ OPTION_SPECS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+def _given(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
 def _split(values: list[str]) -> list[str]:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
@@ -56,10 +60,11 @@ class Options:
         self.spider_dbs: list[str] = _split(get("spider_db"))
         self.hardness: list[str] = _split(get("hardness"))
         ev = self.registry.evaluation
-        self.batch_size: int = get("batch_size") or ev.batch_size
-        self.max_new_tokens: int = get("max_new_tokens") or ev.spider_max_new_tokens
-        self.query_timeout: float = get("query_timeout") or ev.query_timeout_s
-        self.max_rows: int = get("max_rows") or ev.max_rows
+        # `is None`, not `or`: an explicit 0 is a value to reject, not a request for the default
+        self.batch_size: int = _given(get("batch_size"), ev.batch_size)
+        self.max_new_tokens: int = _given(get("max_new_tokens"), ev.spider_max_new_tokens)
+        self.query_timeout: float = _given(get("query_timeout"), ev.query_timeout_s)
+        self.max_rows: int = _given(get("max_rows"), ev.max_rows)
         self.min_pass_rate: float = get("min_pass_rate")
         self.results_dir = Path(get("results_dir")).expanduser() if get("results_dir") else settings.output_dir()
         self._spider_shots: int | None = get("spider_shots")
@@ -122,13 +127,32 @@ class Options:
 
 
     def check_data(self) -> None:
-        """Fail early, in one line, on a missing or malformed data directory of a selected suite."""
+        """Fail early, in one line, on a missing or malformed data directory of a selected suite.
+
+        The files are parsed here, before collection, so a malformed one is a usage error and
+        not a collection error or one error per case. A problem of one database (file missing,
+        not SQLite, no schema) only makes its cases unscorable: they are skipped with the reason.
+        """
         if self.suite in ("all", "spider"):
+            from tradeoff.prompts import choose_fewshot
             from tradeoff.spider_data import SpiderData
 
-            SpiderData(self.spider_dir)
+            data = SpiderData(self.spider_dir)
+            data.dev, data.schemas  # noqa: B018 - parse both files now
+            if self.spider_shots:
+                train = data.train()
+                if self.spider_shots > len(train):
+                    raise UserError(
+                        f"--spider-shots {self.spider_shots}: the train split of {data.root} has only {len(train)} examples"
+                    )
+                for shot in choose_fewshot(train, self.spider_shots):
+                    if shot.db_id not in data.schemas:
+                        raise UserError(
+                            f"Spider data: few-shot example from the train split uses database {shot.db_id!r}, "
+                            f"which has no schema in {data.root / 'tables.json'} (or use --spider-shots 0)"
+                        )
         if self.suite in ("all", "mmlu"):
-            from tradeoff.mmlu_data import MMLUDataError, list_subjects
+            from tradeoff.mmlu_data import MMLUDataError, list_subjects, load_split
 
             try:
                 found = list_subjects(self.mmlu_dir, self.mmlu_split)
@@ -136,6 +160,35 @@ class Options:
                 raise UserError(f"MMLU data: {exc}") from None
             if not found:
                 raise UserError(f"MMLU data directory {self.mmlu_dir} has no {self.mmlu_split}/<subject>_{self.mmlu_split}.csv files")
+            for subject in found:
+                if self.mmlu_subject_selected(subject):
+                    self.mmlu_questions(subject)
+                    if self.mmlu_shots:
+                        try:
+                            load_split(self.mmlu_dir, subject, "dev")
+                        except (MMLUDataError, OSError) as exc:
+                            raise UserError(f"MMLU data (few-shot examples): {exc}") from None
+
+    def check_model(self) -> None:
+        """Resolve --model and refuse an adapter trained on other base weights, before any work."""
+        choice = self.model
+        if choice.adapter_path is not None:
+            from tradeoff.modeling import base_identity, check_adapter_base
+
+            check_adapter_base(choice.adapter_path, base_identity(choice.base))
+
+    def check_results_dir(self) -> None:
+        """Fail before any model work when results and reports could not be written."""
+        where = self.results_dir
+        if where.exists() and not where.is_dir():
+            raise UserError(f"--results-dir {where}: exists and is not a directory")
+        existing = where
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            raise UserError(f"--results-dir {where}: cannot be created, {existing} is not a directory")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise UserError(f"--results-dir {where}: {existing} is not writable")
 
     def mmlu_subject_selected(self, subject: str) -> bool:
         from tradeoff.mmlu_categories import category_of

@@ -163,6 +163,21 @@ class SpiderData:
                 return f"database file {path} is not SQLite"
         return None
 
+    def unscorable_reason(self, db_id: str) -> str | None:
+        """The skip reason of a case on this database, or None when it can be scored.
+
+        A missing database file is this copy's known gap (Spider's wta_1); a file that is not
+        SQLite or a database without a schema is a dataset error. Either way the case is
+        counted apart, never charged to the model.
+        """
+        reason = self.missing_db_reason(db_id)
+        if reason is not None:
+            kind = "missing database" if not self.db_path(db_id).exists() else "dataset error (not scored)"
+            return f"{kind}: {reason}"
+        if db_id not in self.schemas:
+            return f"dataset error (not scored): database {db_id!r} has no schema in {self.root / 'tables.json'}"
+        return None
+
     def checksums(self, db_ids: list[str]) -> dict[str, str]:
         """sha256 of the split files and of each database used, for the results' provenance."""
         sums = {name: sha256_file(self.root / name) for name in REQUIRED_FILES}

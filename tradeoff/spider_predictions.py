@@ -45,7 +45,7 @@ def select_cases(
         if hardness and level not in hardness:
             continue
         case = SpiderCase(example, level, data.db_path(example.db_id))
-        chosen.append((case, data.missing_db_reason(example.db_id)))
+        chosen.append((case, data.unscorable_reason(example.db_id)))
     return spread(chosen, limit)
 
 
@@ -57,7 +57,7 @@ def spider_jobs(
     data: SpiderData, cases: Sequence[SpiderCase], tokenizer: Any, model_key: str, shots: int, max_new_tokens: int
 ) -> list[Job]:
     """One job per case: its prompt through the model's chat template, keyed for the cache."""
-    examples = choose_fewshot(data.train(), shots)
+    examples = choose_fewshot(data.train(), shots) if shots else []  # 0 shots need no train split
     settings = generation_settings(max_new_tokens)
     jobs = []
     for case in cases:
