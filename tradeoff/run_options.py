@@ -176,6 +176,7 @@ class Options:
             from tradeoff.modeling import base_identity, check_adapter_base
 
             check_adapter_base(choice.adapter_path, base_identity(choice.base))
+            _check_adapter_config(choice.adapter_path)
 
     def check_results_dir(self) -> None:
         """Fail before any model work when results and reports could not be written."""
@@ -206,3 +207,13 @@ class Options:
         except MMLUDataError as exc:
             raise UserError(f"MMLU data: {exc}") from None
         return questions[: self.mmlu_limit] if self.mmlu_limit is not None else questions
+
+
+def _check_adapter_config(adapter: Path) -> None:
+    """peft's own parser on adapter_config.json, so a corrupt adapter is one line, not a peft traceback."""
+    from peft import PeftConfig
+
+    try:
+        PeftConfig.from_pretrained(str(adapter))
+    except Exception as exc:  # noqa: BLE001 - peft raises ValueError, TypeError, JSONDecodeError ...
+        raise UserError(f"adapter {adapter}: adapter_config.json is not a valid peft config ({type(exc).__name__}: {exc})") from None

@@ -347,6 +347,15 @@ def test_an_adapter_of_another_base_model_is_refused_before_any_work(world, tmp_
     one_error_line(bench(world, model=str(adapter)), "tradeoff_adapter.json is unreadable", prefix="ERROR:")
 
 
+def test_a_corrupt_adapter_config_is_one_usage_error(world, tmp_path):
+    adapter = tmp_path / "foreign-adapter"  # e.g. downloaded, so no tradeoff_adapter.json
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text('{"peft_type": "LORA", "r": ')
+    proc = bench(world, model=str(adapter))
+    one_error_line(proc, "adapter_config.json is not a valid peft config", prefix="ERROR:")
+    assert proc.returncode == 4 and "loading" not in proc.stderr
+
+
 @pytest.mark.parametrize(
     "text, needle",
     [
