@@ -50,19 +50,28 @@ def _change(ch: Change) -> list[Any]:
             _Raw(fmt_p(p.p_value) if p else "-"), _Raw(str(p.counts.n) if p else "-")]
 
 
+def _formulations(report: Report) -> list[str]:
+    """Formulations present in any model, the report's headline one first."""
+    found = list(dict.fromkeys(f for m in report.models for f in m.mmlu))
+    head = [report.formulation] if report.formulation in found else []
+    return head + sorted(f for f in found if f not in head)
+
+
 def render(report: Report) -> str:
     lines = ["# Text-to-SQL fine-tuning trade-off: Spider vs. MMLU", ""]
     lines += [f"Intervals: 95% bootstrap over questions ({report.resamples} resamples, seed {report.seed}). "
               "Changes in **bold** are significant at p < 0.05 (McNemar exact test, paired questions).", ""]
-    f = report.formulation
+    # Every formulation gets its own tables: letter (lm-eval's mmlu) first, then cloze; the
+    # embedded small model is at chance on letters, so forgetting shows only in cloze.
+    formulations = _formulations(report)
     spider_models = [m for m in report.models if m.spider]
     if spider_models:
         lines += ["## Spider execution accuracy", ""]
         lines += _table(["model", "scored", *SEMANTICS.values()],
                         [[m.label, m.spider["overall"]["test_suite"].n, *[_est(m.spider["overall"][s]) for s in SEMANTICS]]
                          for m in spider_models])
-    mmlu_models = [m for m in report.models if f in m.mmlu]
-    if mmlu_models:
+    for f in formulations:
+        mmlu_models = [m for m in report.models if f in m.mmlu]
         groups = list(dict.fromkeys(g for m in mmlu_models for g in m.mmlu[f]))
         lines += [f"## MMLU accuracy ({f}, micro)", ""]
         lines += _table(["model", "questions", *[CATEGORY_LABELS.get(g, g) for g in groups]],
@@ -74,16 +83,19 @@ def render(report: Report) -> str:
         if "overall" in comp.spider:
             for sem, ch in comp.spider["overall"].items():
                 rows.append([f"Spider {SEMANTICS[sem]}", _Raw(fmt_pct(ch.base)), _Raw(fmt_pct(ch.new)), *_change(ch)])
-        for group, avgs in comp.mmlu.get(f, {}).items():
-            for avg, ch in avgs.items():
-                rows.append([f"MMLU {CATEGORY_LABELS.get(group, group)} {AVERAGES[avg]}", _Raw(fmt_pct(ch.base)), _Raw(fmt_pct(ch.new)), *_change(ch)])
+        for f in formulations:
+            for group, avgs in comp.mmlu.get(f, {}).items():
+                for avg, ch in avgs.items():
+                    rows.append([f"MMLU {f} {CATEGORY_LABELS.get(group, group)} {AVERAGES[avg]}",
+                                 _Raw(fmt_pct(ch.base)), _Raw(fmt_pct(ch.new)), *_change(ch)])
         lines += _table(["metric", "base %", "new %", "change (points)", "relative", "McNemar p", "paired n"], rows)
-        subjects = comp.subjects.get(f, [])
-        if subjects:
-            shown = subjects[:TOP_SUBJECTS] + [s for s in subjects[-TOP_SUBJECTS:] if s not in subjects[:TOP_SUBJECTS]]
-            lines += [f"MMLU subjects with the largest drops and gains ({f}):", ""]
-            lines += _table(["subject", "base %", "new %", "change (points)", "relative", "McNemar p", "paired n"],
-                            [[s, _Raw(fmt_pct(ch.base)), _Raw(fmt_pct(ch.new)), *_change(ch)] for s, ch in shown])
+        for f in formulations:
+            subjects = comp.subjects.get(f, [])
+            if subjects:
+                shown = subjects[:TOP_SUBJECTS] + [s for s in subjects[-TOP_SUBJECTS:] if s not in subjects[:TOP_SUBJECTS]]
+                lines += [f"MMLU subjects with the largest drops and gains ({f}):", ""]
+                lines += _table(["subject", "base %", "new %", "change (points)", "relative", "McNemar p", "paired n"],
+                                [[s, _Raw(fmt_pct(ch.base)), _Raw(fmt_pct(ch.new)), *_change(ch)] for s, ch in shown])
         if comp.spider:
             lines += [f"Spider questions fixed by fine-tuning: {len(comp.fixed)}; broken: {len(comp.broken)}.", ""]
         lines += [f"> note: {md(n, 400)}" for n in comp.notes] + ([""] if comp.notes else [])

@@ -110,7 +110,7 @@ def test_html_shows_the_comparison(report):
 def test_markdown_summary(report):
     summary = (report.parent / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith("# ") and "## v1 vs base" in summary
-    assert "| MMLU overall micro (correct / questions) | 50.00 | 37.50 | -12.50 | -25.00% | 0.625 | 16 |" in summary
+    assert "| MMLU letter overall micro (correct / questions) | 50.00 | 37.50 | -12.50 | -25.00% | 0.625 | 16 |" in summary
     assert "Spider questions fixed by fine-tuning: 2; broken: 1." in summary
     for block in re.findall(r"(?:^\|.*\|$\n?)+", summary, flags=re.M):
         widths = {len(re.findall(r"(?<!\\)\|", line)) for line in block.splitlines()}
@@ -187,3 +187,27 @@ def test_fixture_files_are_small_and_valid():
     for path in (FIXTURES / "results").glob("*.json"):
         data = json.loads(path.read_text())
         assert path.stat().st_size < 40_000 and {"model", "identity", "suites", "cases"} <= data.keys()
+
+
+def test_markdown_has_a_table_per_mmlu_formulation(tmp_path):
+    """Both formulations are reported, each on its own (cloze is where a small model forgets)."""
+    results = tmp_path / "results"
+    results.mkdir()
+    for name in ("base", "v1"):
+        run = json.loads((FIXTURES / "results" / f"{name}.json").read_text())
+        cloze = []
+        for case in run["cases"]:
+            if case["props"].get("formulation") == "letter":
+                twin = json.loads(json.dumps(case))
+                twin["case_id"] = case["case_id"].replace("-letter", "-cloze")
+                twin["props"]["formulation"] = "cloze"
+                if name == "v1":  # v1 loses every cloze question base had: a visible change
+                    twin["outcome"], twin["props"]["passed"] = "failed", False
+                cloze.append(twin)
+        run["cases"] += cloze
+        (results / f"{name}.json").write_text(json.dumps(run))
+    summary = (build_report(tmp_path, training_dir=tmp_path / "none", resamples=100).parent / "summary.md").read_text()
+    assert summary.index("## MMLU accuracy (letter, micro)") < summary.index("## MMLU accuracy (cloze, micro)")
+    assert "| MMLU letter overall micro (correct / questions) | 50.00 | 37.50 |" in summary
+    assert "| MMLU cloze overall micro (correct / questions) | 50.00 | 0.00 | **-50.00** |" in summary
+    assert "largest drops and gains (cloze)" in summary
