@@ -24,7 +24,6 @@ path under a regular file; with a non-root user a chmod 555 folder is checked to
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -40,15 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DEEPEVAL_TELEMETRY_OPT_OUT": "1",
            "TOKENIZERS_PARALLELISM": "false"}
 
-
-def _load_unit_conftest():
-    spec = importlib.util.spec_from_file_location("_unit_conftest", Path(__file__).with_name("conftest.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_spider_dir = _load_unit_conftest().make_spider_dir
+from synthetic_spider import make_spider_dir  # noqa: E402
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"

@@ -200,7 +200,7 @@ def _sql_speaking_model(tiny: Path, experiments: Path, spider: Path, root: Path)
 def world(tmp_path_factory):
     if not (MMLU / "test" / "virology_test.csv").is_file():
         pytest.skip(f"no MMLU data at {MMLU}")
-    conftest = _load_by_path("_interruptions_conftest", "conftest.py")
+    conftest = _load_by_path("_interruptions_synthetic_spider", "synthetic_spider.py")
     train_helpers = _load_by_path("_interruptions_train_helpers", "test_train.py")
     from tradeoff.spider_data import SpiderData
 

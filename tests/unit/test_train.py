@@ -4,7 +4,6 @@ tokenizer built here from scratch, so nothing is downloaded and a training step 
 milliseconds, while every code path is the one a real run takes."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -37,17 +36,7 @@ from tradeoff.training_outputs import publish_adapter  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
-
-def _load_unit_conftest():
-    """make_spider_dir from this directory's conftest, by path: the module-scoped fixtures below
-    cannot use its function-scoped `spider_dir`, and the bare name `conftest` may be the root one."""
-    spec = importlib.util.spec_from_file_location("_unit_conftest", Path(__file__).with_name("conftest.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_spider_dir = _load_unit_conftest().make_spider_dir
+from synthetic_spider import make_spider_dir  # noqa: E402
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
