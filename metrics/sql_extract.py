@@ -162,8 +162,13 @@ def _cut_tail(sql: str) -> str:
                 return sql
             pos = end + 2
         elif tok == ";":
-            if _STATEMENT.match(sql, _skip_blank(sql, i + 1)):
-                pos = i + 1
+            # Empty statements and blank lines between two statements do not end the
+            # answer: "SELECT 1;;\n\nDROP TABLE t" is still two statements.
+            nxt = i + 1
+            while (nxt := _skip_blank(sql, nxt)) < n and sql[nxt] == ";":
+                nxt += 1
+            if _STATEMENT.match(sql, nxt):
+                pos = nxt
             else:
                 return sql[:i]
         elif tok == ".":
