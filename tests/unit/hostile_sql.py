@@ -248,10 +248,10 @@ def generate(table: str, text_col: str, num_col: str, scratch: Path) -> list[Hos
         "line_separator": (f"SELECT 1 -- x\u2028DROP TABLE {t}", WRONG | SYNTAX | MULTI),
         "hash_comment": (f"SELECT 1 # ; DROP TABLE {t}", SYNTAX | MULTI | RUNTIME),
         "mysql_version_comment": (f"SELECT 1 /*!50000 ; DROP TABLE {t} */", WRONG),
-        # The extractor ends the query at a `;` not followed by a statement (or
-        # followed by a blank line), so these run only the harmless first half.
-        "many_semicolons": (f"SELECT 1;;;;;;;; DROP TABLE {t}", MULTI | WRONG),
-        "semicolon_blank_lines": (f"SELECT 1;\n\n\nDELETE FROM {t}", MULTI | WRONG),
+        # Empty statements and blank lines between two statements do not hide the
+        # second one from the sandbox: both are refused, never the harmless half run.
+        "many_semicolons": (f"SELECT 1;;;;;;;; DROP TABLE {t}", MULTI),
+        "semicolon_blank_lines": (f"SELECT 1;\n\n\nDELETE FROM {t}", MULTI),
         "chat_tokens_drop": (f"<|im_start|>assistant\nDROP TABLE {t}<|im_end|>", DENIED),
         "sql_tag_drop": (f"<sql>DELETE FROM {t}</sql>", DENIED),
         "fence_inline_drop": (f"```DROP TABLE {t}```", DENIED),
