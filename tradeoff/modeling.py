@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,4 +210,32 @@ def load_model(choice: ModelChoice, device: str = "cpu") -> LoadedModel:
         model = PeftModel.from_pretrained(model, str(choice.adapter_path))
     model.to(device)
     model.eval()
+    if choice.adapter_path is not None:
+        effect = adapter_effect(model, tokenizer)
+        if effect == 0.0:
+            raise UserError(
+                f"adapter {choice.adapter_path} does not change the base model's logits on a probe "
+                "(untrained or all-zero LoRA weights?): evaluating it would measure the base model"
+            )
+        identity["adapter_probe_max_abs_logit_change"] = effect
+        print(f"[{device}] adapter applied: max |logit change| {effect:.3g} on a probe prompt", file=sys.stderr)
     return LoadedModel(model, tokenizer, device, identity)
+
+
+PROBE = "List the names of singers older than 30.\nSELECT name FROM singer WHERE age > 30"
+
+
+def adapter_effect(model: Any, tokenizer: Any) -> float:
+    """Largest change the adapter makes to any logit on a fixed probe (0.0: it does nothing).
+
+    Compares the PEFT model with its adapter enabled and disabled, on the same weights, so a
+    wrong adapter path, a failed load or an untrained adapter cannot pass for a fine-tuned model.
+    """
+    import torch
+
+    ids = tokenizer(PROBE, return_tensors="pt").input_ids.to(next(model.parameters()).device)
+    with torch.inference_mode():
+        adapted = model(input_ids=ids).logits.float()
+        with model.disable_adapter():
+            base = model(input_ids=ids).logits.float()
+    return float((adapted - base).abs().max())

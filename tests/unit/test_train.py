@@ -451,3 +451,22 @@ def test_if_missing_skips_only_an_adapter_of_the_same_configuration(world, capsy
     train("v1", output_root=out, max_steps=3, if_missing=True, resume=False, **kwargs)
     assert "other settings (max_steps)" in capsys.readouterr().out
     assert json.loads((out / "tiny" / "v1" / "run.json").read_text())["config"]["training"]["max_steps"] == 3
+
+
+def test_an_adapter_that_changes_nothing_is_refused(world, trained, tmp_path):
+    """A LoRA whose B matrices are zero (untrained) would silently measure the base model."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from tradeoff.modeling import adapter_effect
+
+    registry = load_registry(world["experiments"])
+    loaded = load_model(ModelChoice("v1", registry.base(), trained, 0, "v1"))
+    assert loaded.identity["adapter_probe_max_abs_logit_change"] == adapter_effect(loaded.model, loaded.tokenizer) > 0
+    inert = tmp_path / "inert"
+    shutil.copytree(trained, inert)
+    weights = load_file(inert / "adapter_model.safetensors")
+    save_file({k: v.zero_() if "lora_B" in k else v for k, v in weights.items()}, inert / "adapter_model.safetensors")
+    with pytest.raises(UserError, match="does not change the base model's logits"):
+        load_model(ModelChoice("v1", registry.base(), inert, 0, "v1"))
