@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from fixtures.options import get_options, runs_benchmark
+from fixtures.plugin import FATAL
 from reports.summary import CaseRecord, format_mmlu_summary, format_spider_summary, summarize_mmlu, summarize_spider
 
 _RECORDS = pytest.StashKey[list[CaseRecord]]()
@@ -115,7 +116,6 @@ def _versions() -> dict[str, str]:
 
 def build_results(config: pytest.Config) -> dict[str, Any]:
     from tradeoff.modeling import model_identity
-    from tradeoff.spider_data import SpiderData
 
     options = get_options(config)
     records = sorted(config.stash[_RECORDS], key=lambda r: (r.suite, r.case_id))
@@ -141,7 +141,7 @@ def build_results(config: pytest.Config) -> dict[str, Any]:
     }
     spider = [r for r in records if r.suite == "spider"]
     if spider:
-        data = SpiderData(options.spider_dir)
+        data = options.spider_data
         results["suites"]["spider"] = summarize_spider(spider)
         results["data"] = {"spider_dir": str(options.spider_dir), "spider_sha256": data.checksums(
             sorted({r.props.get("db_id", r.case_id.rsplit("-", 1)[0]) for r in spider}))}
@@ -185,7 +185,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if not _active(config) or not config.stash[_RECORDS]:
         return
-    if any("fatal_error" in r.props for r in config.stash[_RECORDS]):
+    if any(FATAL in r.props for r in config.stash[_RECORDS]):
         return  # a run stopped by a user error (fixtures/plugin.py) keeps the previous results
     results = build_results(config)
     out = report_dir(config)

@@ -6,6 +6,7 @@ takes tens of seconds and every run would pay it.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -33,6 +34,15 @@ class LoadedModel:
 
 
 def _sha256(path: Path) -> str:
+    """Content hash, computed once per file version per process: a run asks for the base
+    model's identity in several places (option checks, cache keys, loading), and the
+    embedded GGUF alone is 98 MB."""
+    st = os.stat(path)
+    return _sha256_of(str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_of(path: str, inode: int, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

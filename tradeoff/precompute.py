@@ -50,10 +50,9 @@ def run(options: Options) -> dict[str, Any]:
     locks = settings.cache_dir() / "locks"
     report: dict[str, Any] = {"model": options.model_name, "model_key": key}
     if options.suite in ("all", "spider"):
-        from tradeoff.spider_data import SpiderData
         from tradeoff.spider_predictions import select_cases, spider_generator, spider_jobs
 
-        data = SpiderData(options.spider_dir)
+        data = options.spider_data
         cases = [c for c, skip in select_cases(data, options.spider_dbs, options.hardness, options.limit) if not skip]
         tokenizer = load_tokenizer(base_location(options.model.base, identity))
         jobs = spider_jobs(data, cases, tokenizer, key, options.spider_shots, options.max_new_tokens)

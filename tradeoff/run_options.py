@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from tradeoff import settings
 from tradeoff.errors import UserError
 from tradeoff.experiments import ModelChoice, Registry, load_registry, resolve_model
+
+if TYPE_CHECKING:
+    from tradeoff.spider_data import SpiderData
 
 HARDNESS = ("easy", "medium", "hard", "extra")
 
@@ -78,6 +82,7 @@ class Options:
         self.mmlu_formulations: list[str] = ["letter", "cloze"] if formulation == "both" else [formulation]
         self._validate()
         self._choice: ModelChoice | None = None
+        self._mmlu_questions: dict[str, list[Any]] = {}
 
     def _validate(self) -> None:
         if self.limit is not None and self.limit < 1:
@@ -107,6 +112,13 @@ class Options:
         if self._spider_shots is not None and self._spider_shots < 0:
             raise UserError(f"--spider-shots must be >= 0, got {self._spider_shots}")
 
+    @cached_property
+    def spider_data(self) -> SpiderData:
+        """The Spider directory, parsed once for the option checks, collection and results."""
+        from tradeoff.spider_data import SpiderData
+
+        return SpiderData(self.spider_dir)
+
     @property
     def model(self) -> ModelChoice:
         """Resolved lazily: a missing adapter only matters when a suite needs the model."""
@@ -135,9 +147,8 @@ class Options:
         """
         if self.suite in ("all", "spider"):
             from tradeoff.prompts import choose_fewshot
-            from tradeoff.spider_data import SpiderData
 
-            data = SpiderData(self.spider_dir)
+            data = self.spider_data
             data.dev, data.schemas  # noqa: B018 - parse both files now
             if self.spider_shots:
                 train = data.train()
@@ -199,14 +210,17 @@ class Options:
         return not self.mmlu_categories or category_of(subject) in self.mmlu_categories
 
     def mmlu_questions(self, subject: str) -> list[Any]:
-        """The subject's questions this run scores (file order, at most --mmlu-limit)."""
+        """The subject's questions this run scores (file order, at most --mmlu-limit); read
+        once, by the option checks, and reused by collection."""
         from tradeoff.mmlu_data import MMLUDataError, load_split
 
-        try:
-            questions = load_split(self.mmlu_dir, subject, self.mmlu_split)
-        except MMLUDataError as exc:
-            raise UserError(f"MMLU data: {exc}") from None
-        return questions[: self.mmlu_limit] if self.mmlu_limit is not None else questions
+        if subject not in self._mmlu_questions:
+            try:
+                questions = load_split(self.mmlu_dir, subject, self.mmlu_split)
+            except MMLUDataError as exc:
+                raise UserError(f"MMLU data: {exc}") from None
+            self._mmlu_questions[subject] = questions[: self.mmlu_limit] if self.mmlu_limit is not None else questions
+        return self._mmlu_questions[subject]
 
 
 def _check_adapter_config(adapter: Path) -> None:

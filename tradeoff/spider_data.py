@@ -153,15 +153,20 @@ class SpiderData:
     def db_path(self, db_id: str) -> Path:
         return self.root / "database" / db_id / f"{db_id}.sqlite"
 
-    def missing_db_reason(self, db_id: str) -> str | None:
-        """Why a database cannot be scored, or None when it can."""
+    def _db_problem(self, db_id: str) -> tuple[str, str] | None:
+        """(kind, detail) of what keeps a database from being scored, or None."""
         path = self.db_path(db_id)
         if not path.is_file():
-            return f"database {db_id} is missing from {self.root / 'database'}"
+            return "missing database", f"database {db_id} is missing from {self.root / 'database'}"
         with open(path, "rb") as handle:
             if handle.read(16) != SQLITE_MAGIC:
-                return f"database file {path} is not SQLite"
+                return "dataset error (not scored)", f"database file {path} is not SQLite"
         return None
+
+    def missing_db_reason(self, db_id: str) -> str | None:
+        """Why a database cannot be scored, or None when it can."""
+        problem = self._db_problem(db_id)
+        return None if problem is None else problem[1]
 
     def unscorable_reason(self, db_id: str) -> str | None:
         """The skip reason of a case on this database, or None when it can be scored.
@@ -170,10 +175,9 @@ class SpiderData:
         SQLite or a database without a schema is a dataset error. Either way the case is
         counted apart, never charged to the model.
         """
-        reason = self.missing_db_reason(db_id)
-        if reason is not None:
-            kind = "missing database" if not self.db_path(db_id).exists() else "dataset error (not scored)"
-            return f"{kind}: {reason}"
+        problem = self._db_problem(db_id)
+        if problem is not None:
+            return f"{problem[0]}: {problem[1]}"
         if db_id not in self.schemas:
             return f"dataset error (not scored): database {db_id!r} has no schema in {self.root / 'tables.json'}"
         return None
