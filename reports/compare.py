@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reports import comparison, plots, render_html, render_markdown
 from reports.statistics import RESAMPLES, SEED
+from tradeoff.errors import os_error_text
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -86,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # the report folder cannot be written (read-only, under a file, disk full)
-        print(f"error: cannot write the report under {args.out or results_dir}: {exc.strerror or exc}"
-              f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)
+        print(f"error: cannot write the report under {args.out or results_dir}: {os_error_text(exc)}", file=sys.stderr)
         return 2
     print(f"HTML report: {index.resolve()}")
     print(f"Markdown summary: {index.with_name('summary.md').resolve()}")

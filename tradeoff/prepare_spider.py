@@ -19,7 +19,7 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from tradeoff.errors import UserError
+from tradeoff.errors import UserError, os_error_text
 from tradeoff.spider_data import SpiderData
 
 WANTED = ("dev.json", "tables.json", "train_spider.json", "train_others.json", "dev_gold.sql", "train_gold.sql")
@@ -123,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # --out under a file, a read-only or full disk
-        print(f"error: cannot write {args.out}: {exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}",
-              file=sys.stderr)
+        print(f"error: cannot write {args.out}: {os_error_text(exc)}", file=sys.stderr)
         return 2
     dbs = sorted({e.db_id for e in data.dev})
     missing = [db for db in dbs if data.missing_db_reason(db)]
