@@ -1,36 +1,58 @@
-"""Spider execution accuracy as a deepeval metric.
+"""Spider execution accuracy as a deepeval metric, in three declared variants.
 
-A prediction scores 1 when its result on the database equals the gold
-query's result under the test-suite evaluator's rules (column permutation,
-multiset rows, row order only when the gold query orders). Everything else
--- no SQL, broken SQL, hostile SQL, timeouts, wrong rows -- scores 0 with a
-reason. A gold query that fails is a dataset bug, so it raises
-`GoldQueryError` instead of being charged to the model.
+The headline verdict (`score`, `success`) is the official Spider test-suite evaluator's, case
+by case (`metrics.official`): DISTINCT removed and its text fixes applied to both queries,
+result multisets compared up to column order, row order only when the gold text contains
+"order by", on every database in the case's folder. `strict` runs both queries as written
+and checks row order only for an outermost ORDER BY; `set` is the reference study's
+set equality. Each case records all three (`VARIANTS` defines them in one line each).
 
-Use one instance per test case (deepeval copies metrics per case); the
-expensive state -- open connections and gold results -- lives in
-process-wide caches, so fresh instances are cheap.
+Only the first statement of an answer is scored; whether more followed is a diagnostic
+(`more_statements`). No SQL, broken SQL, hostile SQL, timeouts and wrong rows score 0 with a
+reason. Gold queries run under generous limits of their own (`gold_limits`), never the
+prediction's: a gold query that fails is a dataset fault, raised as `GoldQueryError`, never
+charged to the model and never a verdict that depends on how loaded the machine is.
+
+Use one instance per test case (deepeval copies metrics per case); the expensive state --
+open connections and gold results -- lives in process-wide caches, so fresh instances are
+cheap.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deepeval.metrics import BaseMetric
 from deepeval.test_case import LLMTestCase
 
+from metrics.official import database_files, official_gold, official_orders_rows, official_prediction
 from metrics.result_match import (
+    MatchTimeout,
     gold_orders_rows,
     is_vacuous,
     results_match,
     set_match,
     short_diff,
 )
-from metrics.sandbox import QueryLimits, sandbox_for
-from metrics.sql_extract import extract_sql
+from metrics.sandbox import QueryLimits, QueryResult, sandbox_for
+from metrics.sql_extract import extract
 
-__all__ = ["ExecutionAccuracy", "GoldQueryError"]
+__all__ = ["ExecutionAccuracy", "GoldQueryError", "VARIANTS", "gold_limits"]
+
+VARIANTS: dict[str, str] = {
+    "official": "the official test-suite evaluator's default verdict: DISTINCT removed and its text fixes applied "
+    "to both queries, results equal as multisets up to column order, row order only when the gold text "
+    "contains 'order by', on every database of the case's folder",
+    "strict": "both queries run as written (DISTINCT kept): results equal as multisets up to column order, row "
+    "order only when the outermost gold query has ORDER BY, on every database of the case's folder",
+    "set": "the reference study's variant: both queries as written, equal as sets of rows (duplicates, row "
+    "order and column order ignored only as sets allow), on the case's original database",
+}
+GOLD_MIN_TIMEOUT_S = 60.0  # the official evaluator's nominal timeout
+GOLD_FACTOR = 10
 
 
 class GoldQueryError(Exception):
@@ -38,13 +60,22 @@ class GoldQueryError(Exception):
     error, never a model error."""
 
 
-_GOLD_CACHE: dict[tuple[str, str], list[tuple]] = {}
+def gold_limits(limits: QueryLimits) -> QueryLimits:
+    """A gold query's limits: far above the prediction's, so load never decides a verdict."""
+    return replace(
+        limits,
+        timeout_s=max(GOLD_MIN_TIMEOUT_S, GOLD_FACTOR * limits.timeout_s),
+        max_rows=GOLD_FACTOR * limits.max_rows,
+    )
+
+
+_GOLD_CACHE: dict[tuple[str, str, QueryLimits], list[tuple]] = {}
 _GOLD_LOCK = threading.Lock()
 
 
 def _gold_rows(db_path: Path, gold_sql: str, limits: QueryLimits) -> list[tuple]:
     """Gold results, computed once per (database, gold SQL) per process."""
-    key = (str(db_path), gold_sql)
+    key = (str(db_path), gold_sql, limits)
     with _GOLD_LOCK:
         cached = _GOLD_CACHE.get(key)
     if cached is not None:
@@ -54,7 +85,7 @@ def _gold_rows(db_path: Path, gold_sql: str, limits: QueryLimits) -> list[tuple]
     except (OSError, ValueError) as exc:
         raise GoldQueryError(f"cannot open database {db_path}: {exc}") from exc
     result = box.run(gold_sql)
-    if result.failure is not None:
+    if result.failure is not None or result.rows is None:
         raise GoldQueryError(
             f"gold query failed on {db_path.name} ({result.message}); this is a dataset "
             f"error, not a model error. Gold SQL: {gold_sql}"
@@ -64,8 +95,18 @@ def _gold_rows(db_path: Path, gold_sql: str, limits: QueryLimits) -> list[tuple]
     return result.rows
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """One variant's outcome for one case."""
+
+    passed: bool
+    failure: str | None
+    reason: str
+    vacuous: bool = False
+
+
 class ExecutionAccuracy(BaseMetric):
-    """1.0 when the predicted SQL returns the gold result, else 0.0."""
+    """1.0 when the predicted SQL returns the gold result (official conventions), else 0.0."""
 
     def __init__(
         self,
@@ -81,8 +122,12 @@ class ExecutionAccuracy(BaseMetric):
         self.predicted_sql: str = ""
         self.failure: str | None = None
         self.vacuous: bool = False
+        self.strict_match: bool = False
+        self.strict_failure: str | None = None
         self.set_match: bool = False
         self.order_matters: bool = False
+        self.more_statements: bool = False
+        self.databases: int = 0
 
     def measure(
         self,
@@ -114,6 +159,11 @@ class ExecutionAccuracy(BaseMetric):
         return self.success
 
     @property
+    def verdicts(self) -> dict[str, bool]:
+        """Every variant's verdict for the last case measured, keyed as in VARIANTS."""
+        return {"official": bool(self.score), "strict": self.strict_match, "set": self.set_match}
+
+    @property
     def __name__(self) -> str:
         return "Execution Accuracy"
 
@@ -129,42 +179,89 @@ def _resolve_db(metric: ExecutionAccuracy, test_case: LLMTestCase) -> Path:
     return Path(db_path)
 
 
+class _Runner:
+    """Runs one case's predicted texts, each at most once per database."""
+
+    def __init__(self, limits: QueryLimits) -> None:
+        self.limits = limits
+        self.results: dict[tuple[Path, str], QueryResult] = {}
+
+    def run(self, db: Path, sql: str) -> QueryResult:
+        key = (db, sql)
+        if key not in self.results:
+            self.results[key] = sandbox_for(db, self.limits).run(sql)
+        return self.results[key]
+
+
+def _verdict(
+    runner: _Runner, dbs: list[Path], golds: list[list[tuple]], pred_sql: str, order_matters: bool
+) -> Verdict:
+    """Pass only if the prediction matches the gold result on every database."""
+    vacuous = True
+    for db, gold in zip(dbs, golds):
+        result = runner.run(db, pred_sql)
+        if result.failure is not None or result.rows is None:
+            return Verdict(False, result.failure, result.message)
+        # The comparison shares the query's time budget: a hostile result cannot stall the run.
+        deadline = time.monotonic() + max(0.0, runner.limits.timeout_s - result.elapsed_s)
+        try:
+            same = results_match(gold, result.rows, order_matters, deadline)
+        except MatchTimeout:
+            return Verdict(False, "timeout", f"timeout: comparing the results took longer than {runner.limits.timeout_s:g} s")
+        if not same:
+            where = f" on {db.name}" if len(dbs) > 1 else ""
+            order = " (row order matters: gold orders its rows)" if order_matters else ""
+            return Verdict(False, "wrong_result", f"wrong result{where}{order}: {short_diff(gold, result.rows)}")
+        vacuous = vacuous and is_vacuous(gold, result.rows)
+    n = len(golds[0])
+    if vacuous:
+        reason = "vacuous match: both results empty"
+    else:
+        reason = f"match ({n} row{'' if n == 1 else 's'}" + (f", on all {len(dbs)} databases)" if len(dbs) > 1 else ")")
+    return Verdict(True, None, reason, vacuous)
+
+
 def _score(metric: ExecutionAccuracy, test_case: LLMTestCase) -> float:
     """Score one test case and fill the metric's result attributes.
 
     Module-level so deepeval's per-method tracing wraps only measure/a_measure.
     """
     metric.error = None
-    metric.vacuous = False
-    metric.set_match = False
+    metric.vacuous = metric.set_match = metric.strict_match = metric.more_statements = False
+    metric.strict_failure = None
     gold_sql = (test_case.expected_output or "").strip()
     if not gold_sql:
         raise GoldQueryError("test case has no expected_output (gold SQL)")
     db_path = _resolve_db(metric, test_case).resolve()
-    gold = _gold_rows(db_path, gold_sql, metric.limits)
-    metric.order_matters = gold_orders_rows(gold_sql)
-    metric.predicted_sql = extract_sql(test_case.actual_output or "")
+    try:
+        dbs = database_files(db_path)
+    except OSError as exc:
+        raise GoldQueryError(f"cannot open database {db_path}: {exc}") from exc
+    metric.databases = len(dbs)
+    glimits = gold_limits(metric.limits)
+    gold_texts = {"official": official_gold(gold_sql), "strict": gold_sql}
+    # Gold first, on every database: a gold failure is a dataset fault whatever the model said.
+    golds = {v: [_gold_rows(db, text, glimits) for db in dbs] for v, text in gold_texts.items()}
+    metric.order_matters = official_orders_rows(gold_texts["official"])
+    extracted = extract(test_case.actual_output or "")
+    metric.predicted_sql, metric.more_statements = extracted.sql, extracted.more_statements
     if not metric.predicted_sql:
-        return _finish(metric, 0.0, "empty_output", "empty output: no SQL query found in the model output")
+        metric.strict_failure = "empty_output"
+        return _finish(metric, Verdict(False, "empty_output", "empty output: no SQL query found in the model output"))
 
-    result = sandbox_for(db_path, metric.limits).run(metric.predicted_sql)
-    if result.failure is not None:
-        return _finish(metric, 0.0, result.failure, result.message)
-
-    pred = result.rows
-    metric.set_match = set_match(gold, pred)
-    if results_match(gold, pred, metric.order_matters):
-        metric.vacuous = is_vacuous(gold, pred)
-        n = len(gold)
-        reason = "vacuous match: both results empty" if metric.vacuous else f"match ({n} row{'' if n == 1 else 's'})"
-        return _finish(metric, 1.0, None, reason)
-    order = " (row order matters: gold has ORDER BY)" if metric.order_matters else ""
-    return _finish(metric, 0.0, "wrong_result", f"wrong result{order}: {short_diff(gold, pred)}")
+    runner = _Runner(metric.limits)
+    strict = _verdict(runner, dbs, golds["strict"], metric.predicted_sql, gold_orders_rows(gold_sql))
+    metric.strict_match, metric.strict_failure = strict.passed, strict.failure
+    first = runner.run(dbs[0], metric.predicted_sql)
+    metric.set_match = first.rows is not None and set_match(golds["strict"][0], first.rows)
+    official = _verdict(runner, dbs, golds["official"], official_prediction(metric.predicted_sql), metric.order_matters)
+    return _finish(metric, official)
 
 
-def _finish(metric: ExecutionAccuracy, score: float, failure: str | None, reason: str) -> float:
-    metric.score = score
-    metric.failure = failure
-    metric.reason = reason
+def _finish(metric: ExecutionAccuracy, verdict: Verdict) -> float:
+    metric.score = 1.0 if verdict.passed else 0.0
+    metric.failure = verdict.failure
+    metric.reason = verdict.reason
+    metric.vacuous = verdict.vacuous
     metric.is_successful()
-    return score
+    return metric.score

@@ -11,14 +11,18 @@ re-implemented from its description:
   permutations and accept one that makes the rows equal in order (when the
   gold query orders its rows) or equal as multisets (otherwise).
 
-Where the official code samples 20 random rows to prune permutations, we use
-every row (deterministic) and prune each partial assignment, so the answer
-is exactly "does some column permutation match" and never random.
+Where the official code samples 20 random rows to prune permutations, we
+prune with whole columns (a gold column can only map to a prediction column
+with the same multiset of values) and with each partial assignment, so the
+answer is exactly "does some column permutation match", never random. The
+search is exponential in the worst case, so it runs against a deadline and
+raises `MatchTimeout` past it: a hostile result cannot stall a run.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
@@ -30,12 +34,22 @@ from sqlglot import exp
 Row = tuple[Any, ...]
 
 __all__ = [
+    "MatchTimeout",
     "results_match",
     "set_match",
     "is_vacuous",
     "gold_orders_rows",
     "short_diff",
 ]
+
+
+class MatchTimeout(Exception):
+    """The column-permutation search ran past its deadline."""
+
+
+def _check(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise MatchTimeout("comparing the results ran past the time budget")
 
 
 def is_vacuous(gold_rows: Sequence[Row], pred_rows: Sequence[Row]) -> bool:
@@ -63,10 +77,11 @@ def _quick_reject(gold: Sequence[Row], pred: Sequence[Row], order_matters: bool)
 
 
 def _candidates(gold: Sequence[Row], pred: Sequence[Row], ncols: int) -> list[list[int]]:
-    """For each gold column, the pred columns whose values all occur in it."""
-    gold_cols = [{row[i] for row in gold} for i in range(ncols)]
-    pred_cols = [{row[j] for row in pred} for j in range(ncols)]
-    return [[j for j in range(ncols) if pred_cols[j] <= gold_cols[i]] for i in range(ncols)]
+    """For each gold column, the pred columns with the same multiset of values (a necessary
+    condition of equal row multisets, hence also of equal row sequences)."""
+    gold_cols = [Counter(row[i] for row in gold) for i in range(ncols)]
+    pred_cols = [Counter(row[j] for row in pred) for j in range(ncols)]
+    return [[j for j in range(ncols) if pred_cols[j] == gold_cols[i]] for i in range(ncols)]
 
 
 def _project(rows: Sequence[Row], cols: Sequence[int]) -> list[Row]:
@@ -85,6 +100,7 @@ def _search(
     pred: Sequence[Row],
     candidates: list[list[int]],
     order_matters: bool,
+    deadline: float | None,
 ) -> bool:
     """Backtracking over injective gold->pred column maps.
 
@@ -100,6 +116,7 @@ def _search(
     def rec(i: int) -> bool:
         if i == ncols:
             return True
+        _check(deadline)
         tried: set[tuple[Any, ...]] = set()
         for j in candidates[i]:
             if used[j] or col_vectors[j] in tried:
@@ -116,8 +133,13 @@ def _search(
     return rec(0)
 
 
-def results_match(gold_rows: Sequence[Row], pred_rows: Sequence[Row], order_matters: bool) -> bool:
-    """Spider test-suite denotation equality (see module docstring)."""
+def results_match(
+    gold_rows: Sequence[Row], pred_rows: Sequence[Row], order_matters: bool, deadline: float | None = None
+) -> bool:
+    """Spider test-suite denotation equality (see module docstring).
+
+    `deadline` is a `time.monotonic()` value; past it the search raises `MatchTimeout`.
+    """
     gold = [tuple(r) for r in gold_rows]
     pred = [tuple(r) for r in pred_rows]
     if not gold and not pred:
@@ -131,7 +153,11 @@ def results_match(gold_rows: Sequence[Row], pred_rows: Sequence[Row], order_matt
         return False
     if (gold == pred) if order_matters else (Counter(gold) == Counter(pred)):
         return True  # identity permutation: the common case, no search needed
-    return _search(gold, pred, _candidates(gold, pred, ncols), order_matters)
+    _check(deadline)
+    candidates = _candidates(gold, pred, ncols)
+    if any(not c for c in candidates):
+        return False
+    return _search(gold, pred, candidates, order_matters, deadline)
 
 
 def set_match(gold_rows: Sequence[Row], pred_rows: Sequence[Row]) -> bool:

@@ -9,8 +9,9 @@ outermost first:
 2. the file is opened `mode=ro&immutable=1` (no journal/WAL side files) and
    `PRAGMA query_only=1` is set;
 3. an authorizer allows reading only (SELECT, READ, RECURSIVE, harmless
-   functions) and denies everything else: writes, DDL, ATTACH (which VACUUM
-   INTO also needs), PRAGMA, transactions, load_extension;
+   functions, the schema-describing table-valued pragmas) and denies everything
+   else: writes, DDL, ATTACH (which VACUUM INTO also needs), other PRAGMAs,
+   transactions, load_extension;
 4. `setlimit` caps value size (randomblob/zeroblob bombs), SQL length,
    columns, LIKE patterns, expression depth and attached databases;
 5. a progress handler interrupts the query at a wall-clock deadline, and
@@ -64,6 +65,16 @@ PROGRESS_STEPS = 100  # VM instructions between deadline checks (~1% overhead)
 HARD_GRACE_S = 0.25  # how long past the deadline before a connection is abandoned
 
 _ALLOWED_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
+# Table-valued pragmas that only describe the schema (`SELECT * FROM pragma_table_info('t')`).
+READ_ONLY_PRAGMAS = frozenset(
+    "table_info table_xinfo table_list index_list index_info index_xinfo foreign_key_list "
+    "collation_list database_list function_list module_list pragma_list compile_options".split()
+)
+# The first use of an eponymous virtual table (pragma_*, json_each) on a connection makes SQLite
+# declare it, which an authorizer sees as an UPDATE of sqlite_master. The allowed ones are
+# therefore declared when the connection opens, before the authorizer is installed.
+_DECLARED_VTABS = tuple(f"pragma_{name}" for name in sorted(READ_ONLY_PRAGMAS)) + ("json_each", "json_tree")
+_PRAGMA_TABLE = re.compile(r"\bpragma_(\w+)", re.IGNORECASE)
 _DENIED_FUNCTIONS = frozenset(
     {"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit", "sqlite_dbpage"}
 )
@@ -140,6 +151,7 @@ class _Session:
         self.limits = limits
         self.deadline = 0.0
         self.denial: str | None = None
+        self.sql_text: str | None = None
         self.conn = _open(db_path, limits, self._authorize, self._past_deadline)
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self.thread = threading.Thread(
@@ -163,9 +175,13 @@ class _Session:
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_FUNCTION and str(arg2).lower() not in _DENIED_FUNCTIONS:
             return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_PRAGMA and str(arg1).lower() in READ_ONLY_PRAGMAS:
+            return sqlite3.SQLITE_OK
         if self.denial is None:
             detail = " ".join(str(a) for a in (arg1, arg2) if a)
             self.denial = f"{_ACTION_NAMES.get(action, str(action))} {detail}".strip()
+            if action == sqlite3.SQLITE_PRAGMA:
+                self.denial += " (only the read-only schema pragmas may be queried)"
         return sqlite3.SQLITE_DENY
 
     def _past_deadline(self) -> int:
@@ -173,6 +189,7 @@ class _Session:
 
     def _execute(self, sql: str) -> Outcome:
         self.denial = None
+        self.sql_text = sql
         self.deadline = time.monotonic() + self.limits.timeout_s
         cursor = self.conn.cursor()
         try:
@@ -221,6 +238,11 @@ class _Session:
     def _detail(self, failure: str, exc: Exception) -> str:
         text = str(exc) or type(exc).__name__
         if failure == "denied" and self.denial:
+            if self.denial.startswith("UPDATE sqlite_master") and self.sql_text is not None:
+                # SQLite declaring a virtual table that was not declared up front (see _DECLARED_VTABS)
+                named = _PRAGMA_TABLE.search(self.sql_text)
+                what = f"PRAGMA {named.group(1)}" if named else "a virtual table"
+                return f"{what} (only the read-only schema pragmas may be queried) ({text})"
             return f"{self.denial} ({text})"
         if failure == "timeout":
             return f"query ran longer than {self.limits.timeout_s:g} s"
@@ -248,6 +270,11 @@ def _open(db_path: Path, limits: QueryLimits, authorizer: Any, progress: Any) ->
             (sqlite3.SQLITE_LIMIT_WORKER_THREADS, 0),
         ):
             conn.setlimit(limit, value)
+        for vtab in _DECLARED_VTABS:
+            try:
+                conn.execute(f"SELECT * FROM {vtab} LIMIT 0").fetchall()
+            except sqlite3.Error:
+                pass  # a module this SQLite build lacks stays unavailable
         conn.set_authorizer(authorizer)
         conn.set_progress_handler(progress, PROGRESS_STEPS)
     except BaseException:

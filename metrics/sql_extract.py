@@ -3,18 +3,30 @@
 Fine-tuned and base models wrap their SQL in many ways: markdown fences,
 "Here is the query:" prose, `SQL:` labels, trailing explanations, a
 hallucinated next question, chat-template tokens. Scoring should judge the
-query, not the wrapping, so we strip all of that -- but nothing more: a
-second *statement* after a `;` is kept, so the sandbox reports
-"multiple_statements" instead of us silently running only the harmless half
-of a hostile answer.
+query, not the wrapping, so we strip all of that.
+
+Only the first complete statement is scored (the official evaluator does the
+same: its DISTINCT removal keeps sqlparse's first statement). A few-shot base
+model that ends a correct query with `;` and repeats it is right, and a
+hostile `SELECT 1; DROP TABLE t` is scored as `SELECT 1`: the rest is never
+handed to SQLite. That more text followed is reported beside the verdict
+(`Extracted.more_statements`), not folded into it.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+from typing import NamedTuple
 
-__all__ = ["extract_sql"]
+__all__ = ["Extracted", "extract", "extract_sql"]
+
+
+class Extracted(NamedTuple):
+    """The first statement of a model's answer, and whether another one followed it."""
+
+    sql: str
+    more_statements: bool
 
 _END_TOKENS = re.compile(
     r"<\|im_end\|>|<\|endoftext\|>|<\|end_of_text\|>|<\|eot_id\|>|<\|end\|>"
@@ -51,7 +63,16 @@ _STATEMENT = re.compile(rf"(?:{_QUERY}|{_OTHER})", re.IGNORECASE)
 
 _CONTINUATION = re.compile(
     r"(?:(?:from|where|join|inner|left|right|cross|natural|on|using|group|order|having|limit"
-    r"|offset|union|intersect|except|and|or|not|as|case|when|then|else|end|asc|desc)\b|[(),*])",
+    r"|offset|union|intersect|except|and|or|not|as|case|when|then|else|end|asc|desc)\b|[(),*]"
+    # a lone IN / NOT IN / EXISTS line opens a subquery on the next line
+    r"|(?:not\s+)?(?:in|exists)[ \t]*(?:\(|\n|$))",
+    re.IGNORECASE,
+)
+# A line that ends like this cannot end a query: the next line continues it, whatever it
+# says ("SELECT\n  name,\n  result\nFROM battle" -- `result` is a column, not prose).
+_OPEN_END = re.compile(
+    r"(?:[,(=<>+|]|\b(?:select|distinct|from|where|and|or|not|in|on|by|join|as|having|union"
+    r"|intersect|except|all|between|like|is|case|when|then|else|set))\s*$",
     re.IGNORECASE,
 )
 _PROSE = re.compile(
@@ -65,23 +86,29 @@ _SPECIAL_CHARS = re.compile(r"['\"`\[;\n]|--|/\*|\.(?=\s|$)")
 
 
 def extract_sql(text: str) -> str:
-    """The SQL query in `text`, without fences, prose or trailing `;`.
+    """The first SQL statement in `text`, without fences, prose or trailing `;`.
 
     Returns "" when nothing SQL-like is present. Idempotent: clean SQL comes
     back unchanged (minus a trailing semicolon).
     """
+    return extract(text).sql
+
+
+def extract(text: str) -> Extracted:
+    """`extract_sql` plus whether the answer went on with another statement."""
     if not isinstance(text, str) or not text.strip():
-        return ""
+        return Extracted("", False)
     text = _strip_chat_tokens(text)
     block = _pick_block(text)
     start = _find_start(block)
     if start is None:
-        return ""
+        return Extracted("", False)
     if start > 0 and block[start - 1] == "`":  # inline code: `SELECT ...`
         end = block.find("`", start)
         if end > 0:
-            return _tidy(block[start:end])
-    return _tidy(_cut_tail(block[start:]))
+            return Extracted(_tidy(block[start:end]), False)
+    sql, more = _cut_tail(block[start:])
+    return Extracted(_tidy(sql), more)
 
 
 def _strip_chat_tokens(text: str) -> str:
@@ -134,67 +161,72 @@ def _is_intro(text: str, pos: int) -> bool:
     return text[pos : _line_end(text, pos)].rstrip().endswith(":")
 
 
-def _cut_tail(sql: str) -> str:
-    """Cut the query where prose, a new question or a new paragraph begins.
+def _cut_tail(sql: str) -> tuple[str, bool]:
+    """Cut the query where prose, a new question, a new paragraph or a second
+    statement begins; say whether a second statement was cut off.
 
-    Looks only outside string literals and comments. A `;` ends the query
-    unless another statement follows it.
+    Looks only outside string literals and comments.
     """
     pos, n = 0, len(sql)
     while True:
         found = _SPECIAL_CHARS.search(sql, pos)
         if found is None:
-            return sql
+            return sql, False
         tok, i = found.group(0), found.start()
         if tok in ("'", '"', "`", "["):
             end = _close_quote(sql, i + 1, "]" if tok == "[" else tok)
             if end < 0:
-                return sql
+                return sql, False
             pos = end + 1
         elif tok == "--":
             end = sql.find("\n", i)
             if end < 0:
-                return sql
+                return sql, False
             pos = end  # the newline is examined next
         elif tok == "/*":
             end = sql.find("*/", i + 2)
             if end < 0:
-                return sql
+                return sql, False
             pos = end + 2
         elif tok == ";":
-            # Empty statements and blank lines between two statements do not end the
-            # answer: "SELECT 1;;\n\nDROP TABLE t" is still two statements.
+            # The first statement ends here. Empty statements and blank lines do not hide a
+            # second one: "SELECT 1;;\n\nDROP TABLE t" is still two statements.
             nxt = i + 1
             while (nxt := _skip_blank(sql, nxt)) < n and sql[nxt] == ";":
                 nxt += 1
-            if _STATEMENT.match(sql, nxt):
-                pos = nxt
-            else:
-                return sql[:i]
+            return sql[:i], bool(_STATEMENT.match(sql, nxt))
         elif tok == ".":
-            return sql[:i]  # "SQL. Prose" -- a bare dot never ends real SQL
-        elif _line_ends_query(sql, i + 1):
-            return sql[:i]
+            return sql[:i], False  # "SQL. Prose" -- a bare dot never ends real SQL
+        elif (ends := _line_ends_query(sql, i)) is not None:
+            return sql[:i], ends
         else:
             # Jump over the blank run just judged: rescanning it from every
             # newline in it is quadratic ("SELECT 1" + "\n" * 10**6 + "FROM t").
             pos = max(i + 1, _skip_blank(sql, i + 1))
 
 
-def _line_ends_query(sql: str, line_start: int) -> bool:
-    """Does the line starting here (after a newline) end the query?"""
+def _line_ends_query(sql: str, newline: int) -> bool | None:
+    """Does the line after this newline end the query? None: no, it continues;
+    False: yes, prose or a new paragraph follows; True: yes, a new statement follows."""
+    line_start = newline + 1
+    if _OPEN_END.search(sql, max(0, newline - 40), newline):
+        return None
     end = sql.find("\n", line_start)
     line = sql[line_start : len(sql) if end < 0 else end].lstrip()
     if not line:
         # A blank line ends the query unless the next one plainly continues
         # it (FROM, WHERE, ...). A new SELECT there is a new answer.
         nxt = _skip_blank(sql, line_start)
-        return nxt >= len(sql) or not _CONTINUATION.match(sql, nxt)
+        if nxt < len(sql) and _CONTINUATION.match(sql, nxt):
+            return None
+        return bool(_STATEMENT.match(sql, nxt))
     if _CONTINUATION.match(line) or _STATEMENT.match(line):
-        return False
+        return None
     if _PROSE.match(line):
-        return True
-    return bool(_SENTENCE_START.match(line)) and line.rstrip()[-1:] in ".!?:"
+        return False
+    if _SENTENCE_START.match(line) and line.rstrip()[-1:] in ".!?:":
+        return False
+    return None
 
 
 def _close_quote(sql: str, pos: int, quote: str) -> int:

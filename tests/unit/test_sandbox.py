@@ -83,7 +83,8 @@ REFUSED = [
     ("WITH x AS (SELECT 1) DELETE FROM singer", "denied"),
     ("WITH x AS (SELECT 1) INSERT INTO singer(name) SELECT * FROM x", "denied"),
     ("SELECT load_extension('libevil')", "denied"),
-    ("SELECT * FROM pragma_table_info('singer')", "denied"),
+    ("SELECT * FROM pragma_writable_schema", "denied"),
+    ("SELECT * FROM pragma_journal_mode", "denied"),
     ("SELECT 1; DROP TABLE singer", "multiple_statements"),
     ("SELECT 1; SELECT 2", "multiple_statements"),
     ("SELEC name FROM singer", "syntax_error"),
@@ -190,3 +191,14 @@ def test_concurrent_callers_get_their_own_results(db):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_read_only_schema_pragmas_run_and_others_are_named(db):
+    with Sandbox(db, FAST) as box:
+        info = box.run("SELECT name FROM pragma_table_info('singer')")
+        assert info.failure is None and ("name",) in info.rows
+        assert box.run("SELECT count(*) FROM pragma_index_list('singer')").failure is None
+        assert box.run("SELECT value FROM json_each('[1, 2]')").rows == [(1,), (2,)]
+        refused = box.run("SELECT * FROM pragma_journal_mode")
+        assert refused.failure == "denied"
+        assert "PRAGMA journal_mode" in refused.message and "sqlite_master" not in refused.message

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from metrics.sql_extract import extract_sql
+from metrics.sql_extract import extract, extract_sql
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,9 +52,17 @@ CASES = [
     ("escaped quote", "SELECT a FROM t WHERE b = 'it''s; fine'", "SELECT a FROM t WHERE b = 'it''s; fine'"),
     ("comment with semicolon", "SELECT a -- pick a; ok\nFROM t", "SELECT a -- pick a; ok\nFROM t"),
     ("qualified columns", "SELECT T1.a FROM t AS T1", "SELECT T1.a FROM t AS T1"),
-    ("second statement kept", "SELECT a FROM t; DROP TABLE t", "SELECT a FROM t; DROP TABLE t"),
-    ("second statement after empty ones", "SELECT 1;;; DROP TABLE t", "SELECT 1;;; DROP TABLE t"),
-    ("second statement after a blank line", "SELECT 1;\n\nDELETE FROM t", "SELECT 1;\n\nDELETE FROM t"),
+    ("second statement cut", "SELECT a FROM t; DROP TABLE t", "SELECT a FROM t"),
+    ("second statement after empty ones", "SELECT 1;;; DROP TABLE t", "SELECT 1"),
+    ("second statement after a blank line", "SELECT 1;\n\nDELETE FROM t", "SELECT 1"),
+    ("repeated answer", "SELECT name FROM singer; SELECT name FROM singer;", "SELECT name FROM singer"),
+    ("column named like prose", "SELECT\n  name,\n  result\nFROM battle", "SELECT\n  name,\n  result\nFROM battle"),
+    ("prose-word column after FROM", "SELECT a\nFROM\n  result", "SELECT a\nFROM\n  result"),
+    ("lone IN line", "SELECT name FROM singer WHERE id\nIN\n(SELECT singer_id FROM concert)",
+     "SELECT name FROM singer WHERE id\nIN\n(SELECT singer_id FROM concert)"),
+    ("lone NOT IN line", "SELECT name FROM singer WHERE id\nNOT IN\n(SELECT singer_id FROM concert)",
+     "SELECT name FROM singer WHERE id\nNOT IN\n(SELECT singer_id FROM concert)"),
+    ("star then prose", "SELECT *\nFROM t\nThis query returns every row.", "SELECT *\nFROM t"),
     ("prose after a blank line still cut", "SELECT 1;\n\nThis returns one.", "SELECT 1"),
     ("hostile statement alone", "DROP TABLE t;", "DROP TABLE t"),
     ("nothing", "I cannot answer that question.", ""),
@@ -67,6 +75,24 @@ CASES = [
 @pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_extract_sql(text, expected):
     assert extract_sql(text) == expected
+
+
+MORE = [
+    ("one statement", "SELECT a FROM t;", False),
+    ("prose after", "SELECT a FROM t;\nExplanation: this selects a.", False),
+    ("repeated", "SELECT a FROM t; SELECT a FROM t;", True),
+    ("hostile second", "SELECT 1;;\n\nDROP TABLE t", True),
+    ("new answer after a blank line", "SELECT 1\n\nSELECT 2", True),
+    ("semicolon in a string", "SELECT a FROM t WHERE b = 'x; SELECT 2'", False),
+    ("semicolon in a comment", "SELECT a -- x; SELECT 2\nFROM t", False),
+]
+
+
+@pytest.mark.parametrize(("text", "more"), [c[1:] for c in MORE], ids=[c[0] for c in MORE])
+def test_more_statements_is_a_diagnostic(text, more):
+    extracted = extract(text)
+    assert extracted.more_statements is more
+    assert ";" not in extracted.sql.replace("'x; SELECT 2'", "").replace("-- x; SELECT 2", "")
 
 
 @pytest.mark.parametrize("text", [c[1] for c in CASES], ids=[c[0] for c in CASES])
