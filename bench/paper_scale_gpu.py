@@ -143,7 +143,7 @@ def bench_spider(model: Any, tok: Any, spider_dir: Path, new_tokens: int, batch:
     lengths = [len(tok(p).input_ids) for p in prompts]
     fixed = {"min_new_tokens": new_tokens}
     outs: list[str] = []
-    _, t_batched = timed(lambda: generate_batched(model, tok, prompts, new_tokens, batch, lambda i, x: outs.extend(x), **fixed))
+    _, t_batched = timed(lambda: generate_batched(model, tok, prompts, new_tokens, batch, lambda i, x: outs.extend(g.text for g in x), **fixed))
     few = prompts[:sample]
     _, t_single = timed(lambda: generate_batched(model, tok, few, new_tokens, 1, lambda i, x: None, **fixed))
     # Decode step time: the same two batches with 1 and with `new_tokens` new tokens.

@@ -10,6 +10,7 @@ from typing import Any
 _EXPORTS = {
     "ExecutionAccuracy": "metrics.execution_accuracy",
     "GoldQueryError": "metrics.execution_accuracy",
+    "VARIANTS": "metrics.spider_variants",
     "spider_hardness": "metrics.hardness",
     "gold_orders_rows": "metrics.result_match",
     "is_vacuous": "metrics.result_match",

@@ -38,19 +38,11 @@ from metrics.result_match import (
     short_diff,
 )
 from metrics.sandbox import QueryLimits, QueryResult, sandbox_for
+from metrics.spider_variants import VARIANTS
 from metrics.sql_extract import extract
 
 __all__ = ["ExecutionAccuracy", "GoldQueryError", "VARIANTS", "gold_limits"]
 
-VARIANTS: dict[str, str] = {
-    "official": "the official test-suite evaluator's default verdict: DISTINCT removed and its text fixes applied "
-    "to both queries, results equal as multisets up to column order, row order only when the gold text "
-    "contains 'order by', on every database of the case's folder",
-    "strict": "both queries run as written (DISTINCT kept): results equal as multisets up to column order, row "
-    "order only when the outermost gold query has ORDER BY, on every database of the case's folder",
-    "set": "the reference study's variant: both queries as written, equal as sets of rows (duplicates, row "
-    "order and column order ignored only as sets allow), on the case's original database",
-}
 GOLD_MIN_TIMEOUT_S = 60.0  # the official evaluator's nominal timeout
 GOLD_FACTOR = 10
 

@@ -141,10 +141,13 @@ def build_results(config: pytest.Config) -> dict[str, Any]:
     }
     spider = [r for r in records if r.suite == "spider"]
     if spider:
+        from tradeoff.spider_data import database_set_fingerprint
+
         data = options.spider_data
         results["suites"]["spider"] = summarize_spider(spider)
-        results["data"] = {"spider_dir": str(options.spider_dir), "spider_sha256": data.checksums(
-            sorted({r.props.get("db_id", r.case_id.rsplit("-", 1)[0]) for r in spider}))}
+        sums = data.checksums(sorted({r.props.get("db_id", r.case_id.rsplit("-", 1)[0]) for r in spider}))
+        results["data"] = {"spider_dir": str(options.spider_dir), "spider_sha256": sums,
+                           "spider_database_set": database_set_fingerprint(sums)}
     mmlu = [r for r in records if r.suite == "mmlu"]
     if mmlu:
         from tradeoff.mmlu_data import data_checksum

@@ -29,9 +29,11 @@ from reports.statistics import (
 )
 
 HARDNESS = ("easy", "medium", "hard", "extra", "unknown")
+# Spider verdict variants, headline first (definitions: metrics/spider_variants.py).
 SEMANTICS = {
-    "test_suite": "test-suite EX",
-    "set": "set-equality EX",
+    "official": "EX (official)",
+    "strict": "EX (strict)",
+    "set": "EX (set, reference study)",
 }
 AVERAGES = {"micro": "micro (correct / questions)", "macro": "macro (mean of subjects)"}
 CATEGORY_ORDER = ("stem", "humanities", "social_sciences", "other")
@@ -137,7 +139,12 @@ def _set_match(case: dict[str, Any]) -> bool:
     return bool((case.get("props") or {}).get("set_match"))
 
 
-SPIDER_SCORE: dict[str, Callable[[dict[str, Any]], bool]] = {"test_suite": _passed, "set": _set_match}
+def _strict_match(case: dict[str, Any]) -> bool:
+    return bool((case.get("props") or {}).get("strict_match"))
+
+
+SPIDER_SCORE: dict[str, Callable[[dict[str, Any]], bool]] = {"official": _passed, "strict": _strict_match, "set": _set_match}
+SPIDER_PROP = {"strict": "strict_match", "set": "set_match"}  # variants read from a case property
 
 
 class _Stats:
@@ -191,10 +198,13 @@ def model_stats(run: Run, st: _Stats) -> ModelStats:
     out = ModelStats(run)
     spider = run.scored("spider")
     if spider or run.cases("spider"):
-        has_set = any("set_match" in (c.get("props") or {}) for c in spider.values())
+        # A results file from before a variant existed shows it as n/a, never as 0.
+        has = {v: any(p in (c.get("props") or {}) for c in spider.values()) for v, p in SPIDER_PROP.items()}
         for row, cases in _spider_rows(spider).items():
-            out.spider[row] = {"test_suite": st.proportion([_passed(c) for c in cases])}
-            out.spider[row]["set"] = st.proportion([_set_match(c) for c in cases]) if has_set else Estimate(None, len(cases))
+            out.spider[row] = {
+                sem: st.proportion([score(c) for c in cases]) if has.get(sem, True) else Estimate(None, len(cases))
+                for sem, score in SPIDER_SCORE.items()
+            }
     for formulation in _formulation_order(run.mmlu_formulations()):
         cases = run.scored("mmlu", formulation)
         out.mmlu[formulation] = {

@@ -1,8 +1,9 @@
 """Why a Spider prediction failed, read off the sqlglot trees of the predicted and gold SQL.
 
-Execution failures (syntax error, timeout, ...) come from the benchmark's own `failure` field;
-for queries that ran, the structural categories say *how* the query differs from gold (missing
-JOIN, wrong aggregation, ...). A case may fall in several categories; one with no detectable
+Execution failures (syntax error, timeout, ...) come from the benchmark's own `failure` field and
+are the whole story of such a case; only for queries that executed and returned other rows do
+the structural categories say *how* the query differs from gold (missing JOIN, wrong
+aggregation, ...). A case may fall in several categories; one with no detectable
 difference is "other" (e.g. a query equivalent in shape that still returns other rows).
 
 Spider writes string literals in double quotes (`WHERE country = "France"`), which sqlglot's
@@ -49,8 +50,6 @@ CATEGORIES: dict[str, str] = {
     "other": "other",
 }
 EXECUTION_FAILURES = ("syntax_error", "multiple_statements", "runtime_error", "timeout", "too_many_rows", "denied", "empty_output")
-# The query never ran as one statement, so its shape says nothing about the model's reading of the question.
-NO_STRUCTURE = ("syntax_error", "multiple_statements", "denied", "empty_output")
 
 
 def parse_sql(sql: str) -> exp.Expression | None:
@@ -283,11 +282,12 @@ def classify(prediction: str | None, gold: str, failure: str | None = None, know
 
     `known_names`: the database's column and table names (lowercase), if known.
     """
-    found = [failure] if failure in EXECUTION_FAILURES else []
-    if failure in NO_STRUCTURE:
-        return found
+    if failure in EXECUTION_FAILURES:
+        # It never produced a result: how its shape differs from gold is not what went wrong.
+        return [failure]
+    found: list[str] = []
     if not (prediction or "").strip():
-        return found or ["empty_output"]
+        return ["empty_output"]
     pred_tree, gold_tree = parse_sql(prediction or ""), parse_sql(gold)
     if pred_tree is None or gold_tree is None:
         return found or ["other"]

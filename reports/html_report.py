@@ -9,7 +9,8 @@ import pytest
 from reports.collector import run_results
 from reports.summary import format_mmlu_summary, format_spider_summary
 
-ROW_FIELDS = (("hardness", "Hardness"), ("prediction", "Prediction"), ("gold", "Gold"), ("reason", "Reason"))
+ROW_FIELDS = (("hardness", "Hardness"), ("prediction", "Prediction"), ("gold", "Gold"), ("reason", "Reason"),
+              ("verdicts", "EX official / strict / set"))
 MAX_CELL = 400
 
 
@@ -39,6 +40,17 @@ def _cell(value: Any) -> str:
     return f"<td>{html.escape(text)}</td>"
 
 
+def _verdicts(props: dict[str, Any]) -> str | None:
+    """A Spider case's three verdicts and its diagnostics, e.g. "1 / 0 / 1; cut at max_new_tokens"."""
+    if "strict_match" not in props:
+        return None
+    marks = " / ".join(str(int(bool(props.get(k)))) for k in ("passed", "strict_match", "set_match"))
+    notes = [text for key, text in (("more_statements", "more than one statement (first scored)"),
+                                    ("truncated", "cut at max_new_tokens")) if props.get(key)]
+    return "; ".join([marks, *notes])
+
+
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
     props = dict(getattr(report, "user_properties", ()))  # a CollectReport has none
+    props["verdicts"] = _verdicts(props)
     cells[2:2] = [_cell(props.get(key)) for key, _ in ROW_FIELDS]

@@ -48,7 +48,7 @@ def tradeoff_plane(report: "Report") -> bytes | None:
     """
     points = []
     for comp in report.comparisons:
-        spider = comp.spider.get("overall", {}).get("test_suite")
+        spider = comp.spider.get("overall", {}).get("official")
         mmlu = comp.mmlu.get(report.formulation or "", {}).get("overall", {}).get("micro")
         if not (spider and spider.paired and mmlu and mmlu.paired):
             continue

@@ -23,6 +23,7 @@ from reports.comparison import (
     metadata_rows,
 )
 from reports.error_analysis import CATEGORIES, Flip
+from metrics.spider_variants import VARIANTS
 from reports.plots import CATEGORY_LABELS, data_uri
 
 MAX_TEXT = 400
@@ -116,9 +117,9 @@ def _headline(report: Report) -> Markup:
     items = []
     for comp in report.comparisons:
         parts = [tag("b", comp.new.label), f" vs {comp.base.label}: "]
-        sp = comp.spider.get("overall", {}).get("test_suite")
+        sp = comp.spider.get("overall", {}).get("official")
         if sp and sp.points is not None:
-            parts += ["Spider EX ", signed(sp.points, bool(sp.paired and sp.paired.significant)), " points",
+            parts += ["Spider EX (official) ", signed(sp.points, bool(sp.paired and sp.paired.significant)), " points",
                       f" (p {fmt_p(sp.paired.p_value)})" if sp.paired else ""]
         mm = comp.mmlu.get(report.formulation or "", {}).get("overall", {}).get("micro")
         if mm and mm.points is not None:
@@ -138,18 +139,18 @@ def _spider_section(report: Report) -> Markup:
     if not models:
         return Markup("")
     rows_present = [h for h in HARDNESS if any(h in m.spider for m in models)]
-    headers = ["model", "scored", *[SEMANTICS[s] for s in SEMANTICS], *[f"{h} (test-suite)" for h in rows_present]]
+    headers = ["model", "scored", *[SEMANTICS[s] for s in SEMANTICS], *[f"{h} (official)" for h in rows_present]]
     rows = []
     for m in models:
-        row: list[Any] = [m.label, m.spider["overall"]["test_suite"].n]
+        row: list[Any] = [m.label, m.spider["overall"]["official"].n]
         row += [estimate(m.spider["overall"][s]) for s in SEMANTICS]
         for h in rows_present:
-            e = m.spider.get(h, {}).get("test_suite")
+            e = m.spider.get(h, {}).get("official")
             row.append(join([estimate(e), tag("span", f" n={e.n}", class_="ci")]) if e else "-")
         rows.append(row)
     parts = [tag("h2", "Spider execution accuracy (Table II)"),
-             tag("p", "Percent of scored questions, with 95% bootstrap intervals over questions. Test-suite EX compares "
-                      "result multisets (row order only when the gold query orders); set-equality EX compares distinct rows."),
+             tag("p", _spider_measured(models) + " Percent of scored questions, with 95% bootstrap intervals over questions."),
+             tag("ul", *[tag("li", tag("b", SEMANTICS[v]), f": {VARIANTS[v]}.") for v in SEMANTICS]),
              table(headers, rows)]
     for comp in report.comparisons:
         if not comp.spider:
@@ -157,6 +158,17 @@ def _spider_section(report: Report) -> Markup:
         rows = [[f"{row} · {SEMANTICS[sem]}", *change_cells(ch)] for row, sems in comp.spider.items() for sem, ch in sems.items()]
         parts += [tag("h3", f"{comp.new.label} vs {comp.base.label}"), table(["questions", *CHANGE_HEADERS], rows)]
     return join(parts)
+
+
+def _spider_measured(models: list[Any]) -> str:
+    """What the headline is, from the runs' own summaries (per model where they differ)."""
+    said = {m.label: str(((m.run.data.get("suites") or {}).get("spider") or {}).get("measured") or "") for m in models}
+    worded = {k: w for k, w in said.items() if w}
+    if not worded:
+        return ""
+    if len(set(worded.values())) == 1:
+        return f"Measured: {next(iter(worded.values()))}."
+    return "Measured: " + "; ".join(f"{k}: {w}" for k, w in worded.items()) + "."
 
 
 def _mmlu_section(report: Report) -> Markup:

@@ -9,6 +9,7 @@ import html
 import re
 from typing import Any
 
+from metrics.spider_variants import VARIANTS
 from reports.comparison import AVERAGES, SEMANTICS, Change, Report, fmt_ci, fmt_p, fmt_pct, fmt_points, metadata_rows
 from reports.error_analysis import CATEGORIES
 from reports.plots import CATEGORY_LABELS
@@ -67,9 +68,13 @@ def render(report: Report) -> str:
     spider_models = [m for m in report.models if m.spider]
     if spider_models:
         lines += ["## Spider execution accuracy", ""]
+        measured = sorted({str(((m.run.data.get("suites") or {}).get("spider") or {}).get("measured") or "")
+                           for m in spider_models} - {""})
+        lines += [f"Measured: {md(w, 400)}." for w in measured] + ([""] if measured else [])
         lines += _table(["model", "scored", *SEMANTICS.values()],
-                        [[m.label, m.spider["overall"]["test_suite"].n, *[_est(m.spider["overall"][s]) for s in SEMANTICS]]
+                        [[m.label, m.spider["overall"]["official"].n, *[_est(m.spider["overall"][s]) for s in SEMANTICS]]
                          for m in spider_models])
+        lines += [f"- **{SEMANTICS[v]}**: {VARIANTS[v]}." for v in SEMANTICS] + [""]
     for f in formulations:
         mmlu_models = [m for m in report.models if f in m.mmlu]
         groups = list(dict.fromkeys(g for m in mmlu_models for g in m.mmlu[f]))
@@ -104,7 +109,9 @@ def render(report: Report) -> str:
     if spider_models:
         present = [c for c in CATEGORIES if any(m.errors.counts.get(c) for m in spider_models)]
         if present:
-            lines += ["## Spider failures by category", ""]
+            lines += ["## Spider failures by category", "",
+                      "A failed case can fall in several structural categories, so a column can add up to more than "
+                      "its failed count; structural categories are counted only for queries that executed.", ""]
             lines += _table(["category", *[m.label for m in spider_models]],
                             [[CATEGORIES[c], *[m.errors.counts.get(c, 0) for m in spider_models]] for c in present]
                             + [["failed cases", *[m.errors.failed for m in spider_models]]])

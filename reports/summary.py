@@ -32,6 +32,15 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def _proportion(passed: int, n: int) -> dict[str, Any]:
+    lo, hi = wilson_interval(passed, n)
+    return {"passed": passed, "rate": passed / n if n else None, "ci95": [lo, hi] if n else None}
+
+
+# Spider variant -> the case property that holds its verdict (the headline is the outcome).
+VARIANT_PROPS = {"strict": "strict_match", "set": "set_match"}
+
+
 def rate(records: list[CaseRecord]) -> dict[str, Any]:
     scored = [r for r in records if r.outcome in ("passed", "failed")]
     passed = sum(r.outcome == "passed" for r in scored)
@@ -44,10 +53,16 @@ def rate(records: list[CaseRecord]) -> dict[str, Any]:
         "ci95": [lo, hi] if n else None,
     }
     if any("set_match" in r.props for r in scored):
-        set_passed = sum(bool(r.props.get("set_match")) for r in scored)
-        out["set_match_passed"] = set_passed
-        out["set_match_rate"] = set_passed / n if n else None
+        # Spider: every variant's verdict on the same scored cases (metrics/spider_variants.py).
+        out["variants"] = {"official": _proportion(passed, n)}
+        for variant, prop in VARIANT_PROPS.items():
+            if any(prop in r.props for r in scored):
+                out["variants"][variant] = _proportion(sum(bool(r.props.get(prop)) for r in scored), n)
+        out["set_match_passed"] = out["variants"]["set"]["passed"]
+        out["set_match_rate"] = out["variants"]["set"]["rate"]
         out["vacuous_matches"] = sum(bool(r.props.get("vacuous")) and r.outcome == "passed" for r in scored)
+        out["more_statements"] = sum(bool(r.props.get("more_statements")) for r in scored)
+        out["truncated"] = sum(bool(r.props.get("truncated")) for r in scored)
     return out
 
 
@@ -59,9 +74,17 @@ def summarize_spider(records: Iterable[CaseRecord]) -> dict[str, Any]:
         by_hardness[r.props.get("hardness", "unknown")].append(r)
         by_db[r.props.get("db_id", r.case_id.rsplit("-", 1)[0])].append(r)
     skipped = [r for r in records if r.outcome == "skipped"]
+    from metrics.spider_variants import HEADLINE, VARIANTS, measured
+
+    overall = rate(records)
+    databases = max((int(r.props.get("databases") or 1) for r in records), default=1)
     return {
         "collected": len(records),
-        "overall": rate(records),
+        "measured": measured(databases, overall["scored"], len(records)),
+        "headline_variant": HEADLINE,
+        "variant_definitions": dict(VARIANTS),
+        "databases_per_question": databases,
+        "overall": overall,
         "by_hardness": {h: rate(by_hardness[h]) for h in HARDNESS_ORDER if h in by_hardness},
         "by_database": {db: rate(rs) for db, rs in sorted(by_db.items())},
         "skipped": {
@@ -75,15 +98,24 @@ def summarize_spider(records: Iterable[CaseRecord]) -> dict[str, Any]:
 
 def format_spider_summary(label: str, summary: dict[str, Any]) -> list[str]:
     """Terminal lines: the numbers a reader wants first."""
+    from metrics.spider_variants import VARIANT_LABELS, VARIANTS
+
     o = summary["overall"]
     lines = [f"Spider execution accuracy — model {label}"]
+    if "measured" in summary:
+        lines.append(f"  measured: {summary['measured']}")
     if o["scored"]:
-        lo, hi = o["ci95"]
-        lines.append(
-            f"  overall: {o['passed']}/{o['scored']} = {100 * o['pass_rate']:.2f}% "
-            f"(95% CI {100 * lo:.1f}–{100 * hi:.1f}); set-equality variant {100 * o['set_match_rate']:.2f}%; "
-            f"vacuous matches (both empty) {o['vacuous_matches']}"
-        )
+        for variant, v in (o.get("variants") or {"official": {"passed": o["passed"], "rate": o["pass_rate"], "ci95": o["ci95"]}}).items():
+            lo, hi = v["ci95"]
+            lines.append(
+                f"  {VARIANT_LABELS.get(variant, variant) + ':':<27} {v['passed']}/{o['scored']} = {100 * v['rate']:.2f}% "
+                f"(95% CI {100 * lo:.1f}–{100 * hi:.1f})" + ("  <- headline" if variant == "official" else "")
+            )
+        if "vacuous_matches" in o:
+            lines.append(
+                f"  vacuous matches (both empty) {o['vacuous_matches']}; answers with more than one statement "
+                f"(first scored) {o.get('more_statements', 0)}; cut at max_new_tokens {o.get('truncated', 0)}"
+            )
     else:
         lines.append("  overall: no case scored")
     for h, r in summary["by_hardness"].items():
@@ -95,7 +127,10 @@ def format_spider_summary(label: str, summary: dict[str, Any]) -> list[str]:
     if summary["errors"]:
         lines.append(f"  errors (not scored): {summary['errors']}")
     if summary["failures"]:
-        lines.append("  failures: " + ", ".join(f"{k} {v}" for k, v in summary["failures"].items()))
+        lines.append("  failures (official): " + ", ".join(f"{k} {v}" for k, v in summary["failures"].items()))
+    if o["scored"] and o.get("variants"):
+        for variant in o["variants"]:
+            lines.append(f"  {variant}: {VARIANTS[variant]}")
     return lines
 
 

@@ -1,9 +1,16 @@
 """Batched greedy generation: length-sorted batches, left padding, results per batch."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import torch
+
+
+class Generation(NamedTuple):
+    """One prompt's output, and whether the model ended its turn (False: cut at max_new_tokens)."""
+
+    text: str
+    stopped: bool
 
 
 def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
@@ -23,11 +30,11 @@ def generate_batched(
     prompts: Sequence[str],
     max_new_tokens: int,
     batch_size: int,
-    on_batch: Callable[[list[int], list[str]], None],
+    on_batch: Callable[[list[int], list[Generation]], None],
     progress: Any | None = None,
     **generate_kwargs: Any,
 ) -> None:
-    """Generate for every prompt; call on_batch(indices, texts) as each batch finishes.
+    """Generate for every prompt; call on_batch(indices, generations) as each batch finishes.
 
     Longest prompts go first so a batch holds similar lengths (little padding) and an
     out-of-memory error shows up at once rather than at the end.
@@ -50,6 +57,8 @@ def generate_batched(
             **generate_kwargs,
         )
         new_tokens = output[:, batch["input_ids"].shape[1] :]
-        on_batch(indices, tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
+        texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        stopped = torch.isin(new_tokens, torch.tensor(stops, device=new_tokens.device)).any(dim=1).tolist()
+        on_batch(indices, [Generation(t, bool(s)) for t, s in zip(texts, stopped)])
         if progress is not None:
             progress.update(len(indices))

@@ -183,10 +183,23 @@ class SpiderData:
         return None
 
     def checksums(self, db_ids: list[str]) -> dict[str, str]:
-        """sha256 of the split files and of each database used, for the results' provenance."""
+        """sha256 of the split files and of each database used, for the results' provenance.
+
+        A folder holding more than its `<db_id>.sqlite` (the test-suite distilled databases)
+        adds one entry per further file, since every one of them decides a verdict.
+        """
         sums = {name: sha256_file(self.root / name) for name in REQUIRED_FILES}
         for db_id in sorted(set(db_ids)):
             path = self.db_path(db_id)
             if path.is_file():
                 sums[f"database/{db_id}"] = sha256_file(path)
+                for other in sorted(path.parent.iterdir()):
+                    if ".sqlite" in other.name and other.is_file() and other.name != path.name:
+                        sums[f"database/{db_id}/{other.name}"] = sha256_file(other)
         return sums
+
+
+def database_set_fingerprint(sums: dict[str, str]) -> str:
+    """One sha256 for the set of database files a run scored on (names and contents)."""
+    entries = sorted((k, v) for k, v in sums.items() if k.startswith("database/"))
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()

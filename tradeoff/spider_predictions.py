@@ -49,8 +49,12 @@ def select_cases(
     return spread(chosen, limit)
 
 
+# Bumped when what a cached prediction holds changes (2: text and whether the model stopped).
+PREDICTION_FORMAT = 2
+
+
 def generation_settings(max_new_tokens: int) -> dict[str, Any]:
-    return {"max_new_tokens": max_new_tokens, "greedy": True, "task": "spider"}
+    return {"max_new_tokens": max_new_tokens, "greedy": True, "task": "spider", "format": PREDICTION_FORMAT}
 
 
 def spider_jobs(
@@ -84,7 +88,7 @@ def spider_generator(
                 [job.payload for job in todo],
                 max_new_tokens,
                 batch_size,
-                lambda idx, texts: write([(todo[i], text) for i, text in zip(idx, texts)]),
+                lambda idx, outs: write([(todo[i], {"text": o.text, "stopped": o.stopped}) for i, o in zip(idx, outs)]),
                 progress=bar,
             )
 

@@ -100,7 +100,7 @@ def test_model_output_is_escaped(report):
 def test_html_shows_the_comparison(report):
     text = " ".join("".join(check_html(report.read_text(encoding="utf-8")).text).split())
     for expected in ("+16.67", "+50.00%", "-12.50", "-25.00%", "0.625",  # Spider and MMLU changes, McNemar p
-                     "test-suite EX", "set-equality EX", "overall · micro (correct / questions)", "macro (mean of subjects)",
+                     "EX (official)", "EX (strict)", "EX (set, reference study)", "official test-suite evaluator", "overall · micro (correct / questions)", "macro (mean of subjects)",
                      "Fixed by fine-tuning: base wrong, v1 right (2)", "Broken by fine-tuning: base right, v1 wrong (1)",
                      "missing JOIN (fewer tables)", "wrong aggregation", "5f0c1e2d3a4b", "dev.json 30d64a3fccde",
                      "6 scored / 1 skipped / 0 errors", "smollm2-135m/v1", "0:02:06"):

@@ -46,14 +46,14 @@ def test_deltas_and_relative_changes_on_fixture_table():
     assert [m.label for m in report.models] == ["base", "v1"] and not report.unpaired
     (comp,) = report.comparisons
     assert (comp.base.label, comp.new.label) == ("base", "v1")
-    base_spider = comp.base.spider["overall"]["test_suite"]
+    base_spider = comp.base.spider["overall"]["official"]
     assert (base_spider.successes, base_spider.n) == (2, 6)  # the skipped case is not scored
-    sp = comp.spider["overall"]["test_suite"]
+    sp = comp.spider["overall"]["official"]
     assert sp.base == pytest.approx(2 / 6) and sp.new == pytest.approx(3 / 6)
     assert sp.points == pytest.approx(100 / 6) and sp.relative == pytest.approx(50.0)
     assert (sp.paired.counts.only_base, sp.paired.counts.only_new, sp.paired.counts.n) == (1, 2, 6)
     assert sp.paired.p_value == pytest.approx(1.0)
-    assert comp.spider["hard"]["test_suite"].points == pytest.approx(-100.0)
+    assert comp.spider["hard"]["official"].points == pytest.approx(-100.0)
     mm = comp.mmlu["letter"]["overall"]["micro"]
     assert (mm.base, mm.new) == (0.5, 0.375) and mm.points == pytest.approx(-12.5) and mm.relative == pytest.approx(-25.0)
     assert (mm.paired.counts.only_base, mm.paired.counts.only_new) == (3, 1)
@@ -100,7 +100,7 @@ def test_paired_tests_use_only_questions_scored_in_both(tmp_path):
     write_run(tmp_path, "v1", [spider_case("db-0001", True), spider_case("db-0002", True), spider_case("db-0004", True),
                                spider_case("db-0005", False)], adapter())
     (comp,) = build(tmp_path, resamples=200).comparisons
-    ch = comp.spider["overall"]["test_suite"]
+    ch = comp.spider["overall"]["official"]
     assert ch.base == pytest.approx(2 / 3) and ch.new == pytest.approx(3 / 4)  # each run's own scored questions
     assert ch.paired.counts.n == 2 and ch.paired.counts.only_new == 1  # db-0001 and db-0002 only
     assert any("2 in both, 1 only in base, 2 only in v1" in n for n in comp.notes)
@@ -111,7 +111,7 @@ def test_set_semantics_missing_in_older_results(tmp_path):
     del case["props"]["set_match"]
     write_run(tmp_path, "base", [case])
     (model,) = build(tmp_path, resamples=100).models
-    assert model.spider["overall"]["test_suite"].value == 1.0
+    assert model.spider["overall"]["official"].value == 1.0
     assert model.spider["overall"]["set"].value is None
 
 
