@@ -1,7 +1,10 @@
 """Persistent prediction cache: model outputs keyed by everything they depend on.
 
 SQLite in WAL mode, one transaction per batch: an interrupted run keeps every finished
-batch and a rerun resumes; concurrent xdist workers read while one writes.
+batch and a rerun resumes; concurrent xdist workers read while one writes. SQLite's busy
+timeout does not cover every lock it can meet (switching to WAL while another connection
+opens, a checkpoint racing a reader), and on a loaded machine those windows are long, so each
+operation is also retried on "database is locked" until a generous deadline.
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from tradeoff.errors import UserError
 
@@ -25,6 +28,28 @@ CREATE TABLE IF NOT EXISTS predictions (
 """
 
 
+LOCK_WAIT_S = 600.0  # how long a locked cache is waited for before it is reported
+_T = TypeVar("_T")
+
+
+def _is_lock(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _retrying(operation: Callable[[], _T], deadline_s: float = LOCK_WAIT_S) -> _T:
+    """Run `operation`, retrying while SQLite reports a lock, with a growing pause."""
+    deadline, pause = time.monotonic() + deadline_s, 0.05
+    while True:
+        try:
+            return operation()
+        except sqlite3.OperationalError as exc:
+            if not _is_lock(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 2.0)
+
+
 def prediction_key(model_key: str, prompt: str, settings: dict[str, Any]) -> str:
     payload = json.dumps({"model": model_key, "prompt": prompt, "settings": settings}, sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
@@ -36,11 +61,16 @@ class PredictionCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=120, isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute(SCHEMA)
+            _retrying(self._prepare)
         except (sqlite3.Error, OSError) as exc:
             raise UserError(f"prediction cache {self.path}: {exc}") from None
+
+    def _prepare(self) -> None:
+        # Switching the journal mode needs an exclusive lock: only ask when it is not WAL yet.
+        if str(self.conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(SCHEMA)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         keys = list(keys)
@@ -48,7 +78,11 @@ class PredictionCache:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(f"SELECT key, value FROM predictions WHERE key IN ({marks})", chunk)
+            query = f"SELECT key, value FROM predictions WHERE key IN ({marks})"
+            try:
+                rows = _retrying(lambda: self.conn.execute(query, chunk).fetchall())
+            except sqlite3.Error as exc:
+                raise UserError(f"prediction cache {self.path}: cannot read ({exc})") from None
             found.update((key, json.loads(value)) for key, value in rows)
         return found
 
@@ -56,10 +90,14 @@ class PredictionCache:
         """rows: (key, case_id, JSON-able value). All or nothing."""
         now = time.time()
         payload = [(key, model_key, case_id, json.dumps(value), now) for key, case_id, value in rows]
-        try:
+
+        def write() -> None:
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
                 self.conn.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?)", payload)
+
+        try:
+            _retrying(write)
         except sqlite3.Error as exc:
             raise UserError(f"prediction cache {self.path}: cannot write ({exc})") from None
 

@@ -23,7 +23,8 @@ MB = 1_000_000
 
 SYNTAX = frozenset({"syntax_error"})
 DENIED = frozenset({"denied"})
-MULTI = frozenset({"multiple_statements"})
+# Several statements: only the first is scored (a wrong SELECT here), the rest never runs.
+MULTI = frozenset({"wrong_result"})
 RUNTIME = frozenset({"runtime_error"})
 WRONG = frozenset({"wrong_result"})
 EMPTY = frozenset({"empty_output"})

@@ -7,9 +7,11 @@ usage error, `error:` for the other commands and for a fault in the middle of a 
 run), no Python traceback, and that earlier results and caches are untouched.
 
 Where the problem is one database of the dataset (a file that is not SQLite, a database
-without a schema in tables.json, a gold query that fails on its database) the run is not
-stopped: those cases are skipped with a "dataset error" reason and counted apart, exactly
-like a missing database file, never charged to the model.
+without a schema in tables.json) the run is not stopped: those cases are skipped with a
+"dataset error" reason and counted apart, exactly like a missing database file, never charged
+to the model. A gold query that fails on its database is a data fault the selection cannot
+see in advance: it stops the run with one `error:` line, so that no model's scored set depends
+on it (or on how loaded the machine was when it ran).
 
 The model is a saved tiny random Llama (a folder, `--model <path>`), so nothing is downloaded
 and generation takes milliseconds.
@@ -133,7 +135,7 @@ def save_tiny_model(path: Path) -> Path:
 
 
 def add_dataset_errors(spider: Path) -> None:
-    """Three more kinds of unscorable case beside make_spider_dir's missing database `gone`."""
+    """Two more kinds of unscorable case beside make_spider_dir's missing database `gone`."""
     junk = spider / "database" / "junk"
     junk.mkdir(parents=True)
     (junk / "junk.sqlite").write_bytes(b"these bytes are no SQLite database\n" * 100)
@@ -151,9 +153,17 @@ def add_dataset_errors(spider: Path) -> None:
     dev += [
         {"db_id": "junk", "question": "How many t?", "query": "SELECT count(*) FROM t", "sql": sql},
         {"db_id": "undescribed", "question": "How many t?", "query": "SELECT count(*) FROM t", "sql": sql},
-        {"db_id": "shop", "question": "Broken gold?", "query": "SELECT no_such_column FROM item", "sql": sql},
     ]
     (spider / "dev.json").write_text(json.dumps(dev))
+
+
+def add_failing_gold(spider: Path) -> str:
+    """A dev case whose gold query fails on its (sound) database; returns its case id."""
+    dev = json.loads((spider / "dev.json").read_text())
+    dev.append({"db_id": "shop", "question": "Broken gold?", "query": "SELECT no_such_column FROM item",
+                "sql": dev[0]["sql"]})
+    (spider / "dev.json").write_text(json.dumps(dev))
+    return f"shop-{len(dev) - 1:04d}"
 
 
 def label_of(model: str) -> str:
@@ -432,15 +442,28 @@ def test_dataset_errors_are_skipped_with_their_reason_and_counted_apart(world, t
     assert reasons["junk-0004"] == (f"dataset error (not scored): database file "
                                     f"{spider / 'database' / 'junk' / 'junk.sqlite'} is not SQLite")
     assert reasons["undescribed-0005"].startswith("dataset error (not scored): database 'undescribed' has no schema")
-    assert reasons["shop-0006"].startswith("dataset error (gold query fails, not scored)")
-    assert "no_such_column" in reasons["shop-0006"]
-    assert cases["shop-0006"]["props"]["failure"] == "dataset_error"
-    assert sorted(reasons) == ["gone-0002", "junk-0004", "shop-0006", "undescribed-0005"]
+    assert sorted(reasons) == ["gone-0002", "junk-0004", "undescribed-0005"]
     spider_suite = results["suites"]["spider"]
     assert spider_suite["overall"]["scored"] == 3 and spider_suite["errors"] == 0  # only the 3 sound shop cases
-    assert spider_suite["skipped"]["count"] == 4
+    assert spider_suite["skipped"]["count"] == 3
     assert "failed" not in {cases[c]["outcome"] for c in reasons}  # never charged to the model
-    assert "skipped: 4" in proc.stdout
+    assert "skipped: 3" in proc.stdout
+
+
+def test_a_failing_gold_query_stops_the_run_with_one_line(world, tmp_path):
+    spider = make_spider_dir(tmp_path / "spider")
+    case_id = add_failing_gold(spider)
+    out = tmp_path / "out"
+    previous = out / "results" / f"{label_of(str(world['tiny']))}.json"
+    previous.parent.mkdir(parents=True)
+    previous.write_text('{"earlier": "results"}\n')
+    proc = bench(world, "--spider-dir", str(spider), "--results-dir", str(out),
+                 env=env_for(world, TRADEOFF_CACHE_DIR=str(tmp_path / "cache")))
+    line = one_error_line(proc, f"Spider data fault in {case_id}")
+    assert "gold query failed on shop.sqlite" in line and "no_such_column" in line
+    assert proc.returncode == 1
+    assert "run stopped by the error above" in proc.stdout
+    assert previous.read_text() == '{"earlier": "results"}\n'  # a stopped run replaces no results
 
 
 def test_a_full_disk_under_the_prediction_cache_is_one_line_and_loses_nothing(world, tmp_path):

@@ -95,3 +95,20 @@ def test_concurrent_workers_compute_once_and_agree(tmp_path):
     conn = sqlite3.connect(tmp_path / "c.sqlite")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT count(*) FROM predictions").fetchone()[0] == 40
+
+
+def test_a_locked_cache_is_retried_not_reported(monkeypatch):
+    from tradeoff import prediction_cache
+
+    monkeypatch.setattr(prediction_cache.time, "sleep", lambda s: None)
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return "done"
+
+    assert prediction_cache._retrying(flaky) == "done" and len(calls) == 3
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        prediction_cache._retrying(lambda: (_ for _ in ()).throw(sqlite3.OperationalError("database or disk is full")))
