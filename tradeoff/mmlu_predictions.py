@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from tradeoff.mmlu_data import MMLUQuestion, load_split
-from tradeoff.mmlu_prompts import fewshot_prefix, question_text
+from tradeoff.mmlu_prompts import continuations, fewshot_prefix, question_text
 from tradeoff.modeling import LoadedModel
 from tradeoff.once_per_device import Compute, Job
 from tradeoff.prediction_cache import prediction_key
 
-SCORER_VERSION = 1  # bump when scoring arithmetic changes, to invalidate cached scores
+# Bump when scoring arithmetic or the key's contents change, to invalidate cached scores
+# (2: the scored continuations are part of the key -- cloze questions that share a stem
+# used to share one entry and inherit each other's log-likelihoods).
+SCORER_VERSION = 2
 
 
 def case_key(question: MMLUQuestion, formulation: str) -> str:
@@ -31,7 +34,9 @@ def mmlu_jobs(
             dev = load_split(mmlu_dir, question.subject, "dev") if shots else []
             prefixes[group] = fewshot_prefix(question.subject, dev, shots, formulation)
         context = prefixes[group] + question_text(question, formulation)
-        settings = {"task": "mmlu", "formulation": formulation, "scorer": SCORER_VERSION}
+        # Everything a score depends on besides the model: the context and what is scored after it.
+        settings = {"task": "mmlu", "formulation": formulation, "scorer": SCORER_VERSION,
+                    "continuations": list(continuations(question, formulation))}
         jobs.append(Job(prediction_key(model_key, context, settings), case_key(question, formulation), (question, formulation)))
     return jobs, prefixes
 

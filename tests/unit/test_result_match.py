@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections import Counter
 
 import pytest
@@ -154,3 +155,53 @@ def test_short_diff_limits_rows_and_mentions_order():
     gold = [(i,) for i in range(10)]
     assert "+7 more" in short_diff(gold, [], limit=3)
     assert "different order" in short_diff([(1,), (2,)], [(2,), (1,)])
+
+
+def _small_domain_rows(n: int, ncols: int) -> list[tuple]:
+    """Rows whose columns share one small domain, so column sets alone cannot tell them apart."""
+    return [tuple((i * (c + 3) // 7 + c) % 4 for c in range(ncols)) for i in range(n)]
+
+
+def test_column_search_stops_at_its_deadline():
+    from metrics.result_match import MatchTimeout
+
+    gold = _small_domain_rows(2_000, 8)
+    pred = [row[::-1] for row in gold]  # the columns reversed: the identity permutation fails
+    assert results_match(gold, pred, order_matters=False)  # without a deadline: found
+    with pytest.raises(MatchTimeout):
+        results_match(gold, pred, order_matters=False, deadline=time.monotonic() - 1.0)
+    # the common cases never search, so a deadline cannot cost them their verdict
+    assert results_match(gold, list(gold), order_matters=False, deadline=time.monotonic() - 1.0)
+    assert not results_match(gold, gold[:-1], order_matters=False, deadline=time.monotonic() - 1.0)
+
+
+def test_candidates_are_pruned_by_column_multisets():
+    from metrics.result_match import _candidates
+
+    gold = [(1, 1), (1, 2), (2, 2)]  # column 0 holds {1: 2, 2: 1}, column 1 {1: 1, 2: 2}
+    pred = [(1, 1), (2, 1), (2, 2)]  # the same value sets, other multisets
+    assert _candidates(gold, pred, 2) == [[1], [0]]
+    assert results_match(gold, pred, order_matters=False)  # the swapped columns do match
+
+
+def test_a_comparison_past_the_case_budget_is_a_timeout(tmp_path):
+    import sqlite3
+
+    from deepeval.test_case import LLMTestCase
+
+    from metrics import ExecutionAccuracy, QueryLimits
+
+    db = tmp_path / "wide.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t(" + ", ".join(f"c{i} INTEGER" for i in range(8)) + ")")
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _small_domain_rows(2_000, 8))
+    conn.commit()
+    conn.close()
+    columns = [f"c{i}" for i in range(8)]
+    gold, pred = f"SELECT {', '.join(columns)} FROM t", f"SELECT {', '.join(reversed(columns))} FROM t"
+    metric = ExecutionAccuracy(db_path=db, limits=QueryLimits(timeout_s=1e-6))
+    metric.measure(LLMTestCase(input="q", actual_output=pred, expected_output=gold))
+    # the query itself or the column search runs out of the budget; either way a timeout
+    assert metric.score == 0.0 and metric.failure == "timeout", metric.reason
+    relaxed = ExecutionAccuracy(db_path=db, limits=QueryLimits(timeout_s=60.0))
+    assert relaxed.measure(LLMTestCase(input="q", actual_output=pred, expected_output=gold)) == 1.0

@@ -29,3 +29,29 @@ def test_skips_and_errors_are_not_scored_and_are_counted():
     assert s["by_hardness"]["hard"]["pass_rate"] == 0.0
     assert s["by_database"]["b"]["scored"] == 0
     assert s["failures"] == {"wrong_result": 1}
+
+
+def test_every_variant_and_diagnostic_is_counted_on_the_same_cases():
+    from reports.summary import format_spider_summary
+
+    s = summarize_spider([
+        rec("a-0001", "passed", strict_match=False, set_match=True, more_statements=True),
+        rec("a-0002", "failed", strict_match=False, set_match=True, truncated=True, failure="wrong_result"),
+        rec("a-0003", "passed", strict_match=True, set_match=False),
+        rec("b-0004", "skipped"),
+    ])
+    o = s["overall"]
+    assert {v: (x["passed"], o["scored"]) for v, x in o["variants"].items()} == {
+        "official": (2, 3), "strict": (1, 3), "set": (2, 3)}
+    assert o["more_statements"] == 1 and o["truncated"] == 1
+    assert s["measured"] == ("execution accuracy under the test-suite rules on the original databases, "
+                             "over the scorable questions (3 of 4)")
+    text = "\n".join(format_spider_summary("m", s))
+    assert "EX (official):" in text and "EX (strict):" in text and "EX (set, reference study):" in text
+    assert "official: the official test-suite evaluator's default verdict" in text
+    assert "cut at max_new_tokens 1" in text
+
+
+def test_distilled_databases_are_named():
+    s = summarize_spider([rec("a-0001", "passed", strict_match=True, set_match=True, databases=3)])
+    assert "on the test-suite distilled databases (up to 3 per question)" in s["measured"]
