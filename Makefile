@@ -17,7 +17,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test
+.PHONY: install demo test study-slice
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,21 @@ install: $(BIN)/.installed
 
 demo: install
 	$(BIN)/python train.py --experiment v1 $(DEMO_TRAIN) --if-missing
-	$(BIN)/pytest -n auto --model base $(DEMO_EVAL)
+	$(BIN)/pytest -n auto --model base-0shot $(DEMO_EVAL)
 	$(BIN)/pytest -n auto --model v1 $(DEMO_EVAL)
+	$(BIN)/pytest -n auto --model base $(DEMO_EVAL)
 	$(BIN)/python -m reports.compare
+
+# The committed small study (docs/study-cpu-slice/): the demo's runs plus v2, results copied there.
+STUDY_DIR := docs/study-cpu-slice
+study-slice: install
+	$(BIN)/python train.py --experiment v1 $(DEMO_TRAIN) --if-missing
+	$(BIN)/python train.py --experiment v2 $(DEMO_TRAIN) --if-missing
+	for m in base-0shot v1 v2 base; do \
+	  $(BIN)/pytest -n auto --model $$m $(DEMO_EVAL) --results-dir out/study-slice || exit $$?; \
+	  mkdir -p $(STUDY_DIR)/results && cp out/study-slice/results/$$m.json $(STUDY_DIR)/results/; \
+	done
+	$(BIN)/python -m reports.compare --results-dir out/study-slice --out $(STUDY_DIR) --training-dir $(TRADEOFF_MODELS_DIR)
 
 test: install
 	$(BIN)/pytest tests/unit -n 2 -q

@@ -114,6 +114,33 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _project_state() -> dict[str, Any]:
+    from tradeoff.provenance import git_state
+
+    return dict(git_state())
+
+
+def generated_by(records: list[CaseRecord]) -> list[dict[str, Any]]:
+    """The processes that computed this run's predictions and scores (read from the prediction
+    cache, where each row names its writer), with how many cases of each suite each one made."""
+    from tradeoff import settings
+    from tradeoff.prediction_cache import PredictionCache
+
+    counts: dict[str | None, dict[str, int]] = {}
+    for r in records:
+        if r.outcome in ("passed", "failed"):
+            made = counts.setdefault(r.props.get("generated_by"), {})
+            made[r.suite] = made.get(r.suite, 0) + 1
+    if not counts:
+        return []
+    cache = PredictionCache(settings.cache_dir() / "predictions.sqlite")
+    try:
+        known = cache.records(i for i in counts if i)
+    finally:
+        cache.close()
+    return [{"id": i, "cases": made, "process": known.get(i) if i else None} for i, made in counts.items()]
+
+
 def build_results(config: pytest.Config) -> dict[str, Any]:
     from tradeoff.modeling import model_identity
 
@@ -132,13 +159,15 @@ def build_results(config: pytest.Config) -> dict[str, Any]:
             "max_rows": options.max_rows,
             "limit": options.limit,
         },
-        "versions": _versions(),
+        "versions": _versions(),  # the scoring process's; `generated_by` holds the generating processes'
+        "project": _project_state(),
         "hardware": {"machine": platform.machine(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "started": config.stash[_STARTED],
         "duration_s": time.time() - config.stash[_STARTED],
         "suites": {},
         "cases": [r.to_json() for r in records],
     }
+    results["generated_by"] = generated_by(records)
     spider = [r for r in records if r.suite == "spider"]
     if spider:
         from tradeoff.spider_data import database_set_fingerprint

@@ -44,15 +44,27 @@ class Run:
     def cases(self, suite: str) -> list[dict[str, Any]]:
         return [c for c in self.data.get("cases", []) if c.get("suite") == suite]
 
+    @property
+    def spider_shots(self) -> int | None:
+        shots = (self.data.get("settings") or {}).get("spider_shots")
+        return shots if isinstance(shots, int) else None
+
     def scored(self, suite: str, formulation: str | None = None) -> dict[str, dict[str, Any]]:
-        """Scored cases by case id (skips and errors are not measurements)."""
+        """Scored cases by case id (skips and errors are not measurements).
+
+        MMLU ids always end in their formulation (`astronomy-test-0009-cloze`): results written
+        before that rule named a question without it when a run used one formulation only."""
         out = {}
         for c in self.cases(suite):
             if c.get("outcome") not in SCORED:
                 continue
-            if formulation is not None and (c.get("props") or {}).get("formulation", "letter") != formulation:
+            form = (c.get("props") or {}).get("formulation", "letter")
+            if formulation is not None and form != formulation:
                 continue
-            out[str(c.get("case_id"))] = c
+            case_id = str(c.get("case_id"))
+            if suite == "mmlu" and not case_id.endswith(f"-{form}"):
+                case_id = f"{case_id}-{form}"
+            out[case_id] = c
         return out
 
     def mmlu_formulations(self) -> list[str]:
@@ -84,9 +96,10 @@ def load_runs(results_dir: Path) -> list[Run]:
 
 
 def find_base(run: Run, runs: list[Run], base_label: str = "base") -> Run | None:
-    """The base-model results a fine-tuned run is compared against (same base weights).
-
-    Prefers the run labelled `base_label` when several base runs share the weights.
+    """The base-model results a fine-tuned run is compared against: the same base weights and,
+    where such a run exists, the same prompt (Spider shots) -- the fine-tuning effect is adapter
+    vs base on the adapter's own prompt. Among equals, the run labelled `base_label` wins; a
+    shots difference that remains is flagged in the comparison's notes.
     """
     if run.is_base:
         return None
@@ -94,8 +107,10 @@ def find_base(run: Run, runs: list[Run], base_label: str = "base") -> Run | None
     if not candidates:
         # Older files may lack base_sha256: fall back to the base name alone.
         candidates = [r for r in runs if r.is_base and r.base_key[0] == run.base_key[0]]
-    preferred = [r for r in candidates if r.label == base_label]
-    return (preferred or candidates or [None])[0]
+    same_prompt = [r for r in candidates if r.spider_shots == run.spider_shots]
+    pool = same_prompt or candidates
+    preferred = [r for r in pool if r.label == base_label]
+    return (preferred or pool or [None])[0]
 
 
 @dataclass(frozen=True)

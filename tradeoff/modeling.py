@@ -34,20 +34,58 @@ class LoadedModel:
 
 
 def _sha256(path: Path) -> str:
-    """Content hash, computed once per file version per process: a run asks for the base
-    model's identity in several places (option checks, cache keys, loading), and the
-    embedded GGUF alone is 98 MB."""
+    """Content hash, computed once per file version: a run asks for the base model's identity
+    in several places (option checks, cache keys, loading) and in every xdist worker, and a
+    7B checkpoint is 14 GB, so hashes persist across processes (`hash_store`)."""
     st = os.stat(path)
     return _sha256_of(str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=256)
+HASH_STORE = "file-sha256.json"
+
+
+def hash_store() -> Path:
+    return settings.cache_dir() / HASH_STORE
+
+
+@functools.lru_cache(maxsize=4096)
 def _sha256_of(path: str, inode: int, size: int, mtime_ns: int) -> str:
+    """sha256 of one file version, from the persistent store when it was hashed before."""
+    version = f"{path}|{inode}|{size}|{mtime_ns}"
+    store = hash_store()
+    try:
+        known = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known, dict) and isinstance(known.get(version), str):
+        return known[version]
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    value = digest.hexdigest()
+    if size >= 1 << 20:  # small files are cheaper to hash than to look up
+        _remember_hash(store, version, value)
+    return value
+
+
+def _remember_hash(store: Path, version: str, value: str) -> None:
+    from filelock import FileLock
+
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(store) + ".lock"):
+            try:
+                known = json.loads(store.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                known = {}
+            known = known if isinstance(known, dict) else {}
+            known[version] = value
+            tmp = store.with_name(f"{store.name}.tmp{os.getpid()}")
+            tmp.write_text(json.dumps(known, indent=0, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, store)
+    except OSError:
+        pass  # an unwritable cache only costs a rehash next time
 
 
 def directory_hash(path: Path, skip: tuple[str, ...] = ()) -> str:
@@ -79,7 +117,8 @@ def converted_gguf_dir(gguf: Path, digest: str) -> Path:
     from filelock import FileLock
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target = settings.converted_models_dir() / f"{gguf.stem}-{digest[:12]}"
+    # "-plain": converted without the GGUF quantization_config (older folders kept it)
+    target = settings.converted_models_dir() / f"{gguf.stem}-{digest[:12]}-plain"
     if (target / "config.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -90,11 +129,28 @@ def converted_gguf_dir(gguf: Path, digest: str) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model.hf_quantizer = None  # dequantized already; lets save_pretrained work
+        drop_gguf_quantization(model)
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         staging.rename(target)
     return target
+
+
+def drop_gguf_quantization(model: Any) -> None:
+    """A GGUF loaded by transformers is already dequantized, but its config still names the GGUF
+    quantization, and a checkpoint saved with it cannot be loaded by path (`from_pretrained(dir)`,
+    lm-eval's `HFLM(pretrained=dir)`: "Loading a GGUF checkpoint needs gguf_file"). The one place
+    that makes such a checkpoint an ordinary one; the converter and the trainer both call it."""
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    if hasattr(model, "is_quantized"):
+        model.is_quantized = False
+
+
+def dtype_name(name: str, device: str) -> str:
+    """The dtype a model is loaded in on this device ('auto' resolved), e.g. 'float32'."""
+    return str(_dtype(name, device)).removeprefix("torch.")
 
 
 def _dtype(name: str, device: str) -> Any:
@@ -108,15 +164,28 @@ def _dtype(name: str, device: str) -> Any:
 
 
 def _checkpoint_fingerprint(path: Path) -> str:
-    """Config bytes plus weight-file names and sizes: cheap for a 14 GB checkpoint."""
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(str(file.relative_to(path)).encode() + b"\0")
-        if file.suffix in (".json", ".jinja", ".model", ".txt"):
-            digest.update(file.read_bytes())
-        else:
-            digest.update(str(file.stat().st_size).encode())
-    return digest.hexdigest()
+    """Content hash of every file of a checkpoint folder: a model retrained into the same folder
+    must not reuse the old one's outputs. Each file is hashed once per version (`_sha256`)."""
+    return directory_hash(path)
+
+
+def hub_revision(repo_id: str) -> str | None:
+    """The commit a hub id resolves to, without loading weights: the local snapshot when the hub
+    cache has one, else the hub's answer (None offline with nothing cached)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id, local_files_only=True)).name
+    except Exception:  # noqa: BLE001 - not cached, or not a hub id at all
+        pass
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
+        return None
+    try:
+        from huggingface_hub import HfApi
+
+        return str(HfApi().model_info(repo_id).sha)
+    except Exception:  # noqa: BLE001 - unreachable hub or unknown id: loading will say which
+        return None
 
 
 def base_identity(spec: BaseModelSpec) -> dict[str, Any]:
@@ -128,7 +197,7 @@ def base_identity(spec: BaseModelSpec) -> dict[str, Any]:
         return {"base": str(local.resolve()), "base_sha256": _sha256(local)}
     if local.is_dir():
         return {"base": str(local.resolve()), "base_fingerprint": _checkpoint_fingerprint(local)}
-    return {"base": spec.source}
+    return {"base": spec.source, "revision": hub_revision(spec.source)}
 
 
 def model_identity(choice: ModelChoice) -> dict[str, Any]:
@@ -141,7 +210,7 @@ def model_identity(choice: ModelChoice) -> dict[str, Any]:
 
 def identity_key(identity: dict[str, Any]) -> str:
     """What a cached prediction depends on: base weights and adapter bytes, not paths."""
-    keep = {k: identity.get(k) for k in ("base", "base_sha256", "base_fingerprint", "adapter_sha256")}
+    keep = {k: identity.get(k) for k in ("base", "base_sha256", "base_fingerprint", "revision", "adapter_sha256")}
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -207,12 +276,14 @@ def load_model(choice: ModelChoice, device: str = "cpu") -> LoadedModel:
     location = base_location(choice.base, identity)
     try:
         tokenizer = load_tokenizer(location)
-        model = AutoModelForCausalLM.from_pretrained(location, dtype=_dtype(choice.base.dtype, device))
+        # a hub id loads the revision its cache key names, even if main moved meanwhile
+        pinned = {"revision": identity["revision"]} if identity.get("revision") else {}
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=_dtype(choice.base.dtype, device), **pinned)
     except OSError as exc:
         raise UserError(f"cannot load model {choice.base.source!r}: {str(exc).splitlines()[0]}") from None
     revision = getattr(model.config, "_commit_hash", None)
     if revision:
-        identity["revision"] = revision
+        identity["loaded_revision"] = revision
     if choice.adapter_path is not None:
         from peft import PeftModel
 

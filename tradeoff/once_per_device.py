@@ -36,8 +36,12 @@ def compute_once(
     slot: int,
     n_slots: int,
     compute: Compute,
+    provenance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Return every job's value, computing what the cache lacks under per-device locks."""
+    """Return every job's value, computing what the cache lacks under per-device locks.
+
+    `provenance` describes this process (tradeoff.provenance.process_record); every row it
+    writes records it."""
     keys = [job.key for job in jobs]
     found = cache.get_many(keys)
     if len(found) == len(set(keys)):
@@ -45,7 +49,7 @@ def compute_once(
     lock_dir.mkdir(parents=True, exist_ok=True)
 
     def write(pairs: list[tuple[Job, Any]]) -> None:
-        cache.put_many(model_key, [(job.key, job.case_id, value) for job, value in pairs])
+        cache.put_many(model_key, [(job.key, job.case_id, value) for job, value in pairs], provenance)
 
     for offset in range(n_slots):
         share_slot = (slot + offset) % n_slots

@@ -32,13 +32,16 @@ def parse(argv: list[str] | None) -> Options:
 
 def run(options: Options) -> dict[str, Any]:
     """Compute what the cache lacks for the selected suites; returns counts and timings."""
-    from tradeoff.modeling import base_location, identity_key, load_model, load_tokenizer, model_identity
+    from tradeoff.modeling import base_location, dtype_name, identity_key, load_model, load_tokenizer, model_identity
     from tradeoff.once_per_device import compute_once
     from tradeoff.prediction_cache import PredictionCache
+    from tradeoff.provenance import environment, environment_key, process_record
 
     options.check_data()
     identity = model_identity(options.model)
-    key = identity_key(identity)
+    compute = (options.device, dtype_name(options.model.base.dtype, options.device), options.batch_size)
+    key = environment_key(identity_key(identity), environment(*compute))  # as fixtures/models.py keys it
+    made_by = process_record(*compute)
     cache = PredictionCache(settings.cache_dir() / "predictions.sqlite")
     loaded: list[Any] = []
 
@@ -58,7 +61,7 @@ def run(options: Options) -> dict[str, Any]:
         jobs = spider_jobs(data, cases, tokenizer, key, options.spider_shots, options.max_new_tokens)
         start = time.perf_counter()
         compute_once(cache, key, jobs, locks, 0, 1,
-                     spider_generator(load, options.max_new_tokens, options.batch_size, options.model_name))
+                     spider_generator(load, options.max_new_tokens, options.batch_size, options.model_name), made_by)
         report["spider"] = {"cases": len(jobs), "seconds": time.perf_counter() - start}
     if options.suite in ("all", "mmlu"):
         from tradeoff.mmlu_categories import SUBJECTS
@@ -72,7 +75,7 @@ def run(options: Options) -> dict[str, Any]:
         ]
         jobs, prefixes = mmlu_jobs(options.mmlu_dir, cases, key, options.mmlu_shots)
         start = time.perf_counter()
-        compute_once(cache, key, jobs, locks, 0, 1, mmlu_scorer(load, prefixes, options.batch_size, options.model_name))
+        compute_once(cache, key, jobs, locks, 0, 1, mmlu_scorer(load, prefixes, options.batch_size, options.model_name), made_by)
         report["mmlu"] = {"cases": len(jobs), "seconds": time.perf_counter() - start}
     cache.close()
     report["model_loaded"] = bool(loaded)

@@ -23,8 +23,13 @@ CREATE TABLE IF NOT EXISTS predictions (
     model_key TEXT NOT NULL,
     case_id TEXT NOT NULL,
     value TEXT NOT NULL,
-    created REAL NOT NULL
-)
+    created REAL NOT NULL,
+    provenance TEXT
+);
+CREATE TABLE IF NOT EXISTS provenance (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+);
 """
 
 
@@ -70,7 +75,10 @@ class PredictionCache:
         if str(self.conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
             self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute(SCHEMA)
+        self.conn.executescript(SCHEMA)
+        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(predictions)")}
+        if "provenance" not in columns:  # a cache written before rows recorded who made them
+            self.conn.execute("ALTER TABLE predictions ADD COLUMN provenance TEXT")
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         keys = list(keys)
@@ -86,20 +94,46 @@ class PredictionCache:
             found.update((key, json.loads(value)) for key, value in rows)
         return found
 
-    def put_many(self, model_key: str, rows: Iterable[tuple[str, str, Any]]) -> None:
-        """rows: (key, case_id, JSON-able value). All or nothing."""
+    def put_many(self, model_key: str, rows: Iterable[tuple[str, str, Any]], provenance: dict[str, Any] | None = None) -> None:
+        """rows: (key, case_id, JSON-able value), written by the process `provenance` describes
+        (tradeoff.provenance.process_record). All or nothing."""
+        from tradeoff.provenance import record_id
+
         now = time.time()
-        payload = [(key, model_key, case_id, json.dumps(value), now) for key, case_id, value in rows]
+        prov_id = record_id(provenance) if provenance is not None else None
+        payload = [(key, model_key, case_id, json.dumps(value), now, prov_id) for key, case_id, value in rows]
 
         def write() -> None:
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
-                self.conn.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?)", payload)
+                if provenance is not None:
+                    self.conn.execute("INSERT OR IGNORE INTO provenance VALUES (?, ?)",
+                                      (prov_id, json.dumps(provenance, sort_keys=True)))
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO predictions (key, model_key, case_id, value, created, provenance) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", payload)
 
         try:
             _retrying(write)
         except sqlite3.Error as exc:
             raise UserError(f"prediction cache {self.path}: cannot write ({exc})") from None
+
+    def provenance_ids(self, keys: Iterable[str]) -> dict[str, str | None]:
+        """Which process wrote each cached key (an id of `records`), None for rows from before."""
+        keys = list(keys)
+        found: dict[str, str | None] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            query = f"SELECT key, provenance FROM predictions WHERE key IN ({','.join('?' * len(chunk))})"
+            found.update(_retrying(lambda: self.conn.execute(query, chunk).fetchall()))
+        return found
+
+    def records(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = [i for i in dict.fromkeys(ids) if i]
+        if not ids:
+            return {}
+        query = f"SELECT id, record FROM provenance WHERE id IN ({','.join('?' * len(ids))})"
+        return {i: json.loads(r) for i, r in _retrying(lambda: self.conn.execute(query, ids).fetchall())}
 
     def close(self) -> None:
         self.conn.close()

@@ -402,10 +402,9 @@ def _drop_dequantized_gguf_marker(model: Any) -> None:
         return
     if not all(p.dtype.is_floating_point for p in model.parameters()):
         return
-    model.hf_quantizer = None
-    model.is_quantized = False
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
+    from tradeoff.modeling import drop_gguf_quantization
+
+    drop_gguf_quantization(model)
 
 
 def _throughput_callback() -> Any:

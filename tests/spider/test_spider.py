@@ -23,6 +23,7 @@ def test_execution_accuracy(spider_case, spider_predictions, spider_metric, reco
     record_property("gold", example.query)
     record_property("raw_output", output[:RAW_OUTPUT_CHARS])
     record_property("truncated", not generated["stopped"])
+    record_property("generated_by", generated.get("generated_by"))
     test_case = LLMTestCase(
         input=example.question,
         actual_output=output,

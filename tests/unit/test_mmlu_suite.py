@@ -45,5 +45,5 @@ def test_subject_and_category_selection_collects_only_those_modules():
                            "--mmlu-subjects", "virology,astronomy", "--mmlu-split", "val", "--mmlu-limit", "2"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     ids = [line for line in proc.stdout.splitlines() if "::" in line]
-    assert ids == ["tests/mmlu/test_astronomy.py::test_question[astronomy-val-0000]",
-                   "tests/mmlu/test_astronomy.py::test_question[astronomy-val-0001]"], proc.stdout + proc.stderr
+    assert ids == ["tests/mmlu/test_astronomy.py::test_question[astronomy-val-0000-letter]",
+                   "tests/mmlu/test_astronomy.py::test_question[astronomy-val-0001-letter]"], proc.stdout + proc.stderr

@@ -61,7 +61,9 @@ def test_deltas_and_relative_changes_on_fixture_table():
     assert comp.mmlu["letter"]["overall"]["macro"].paired is None  # McNemar is for questions, not subject means
     assert comp.mmlu["letter"]["social_sciences"]["micro"].relative == pytest.approx(-100 / 3)
     assert [s for s, _ in comp.subjects["letter"]] == ["abstract_algebra", "high_school_geography", "philosophy", "virology"]
-    assert report.formulation == "letter" and not comp.notes
+    assert report.formulation == "letter"
+    # the fixture's base is 4-shot and v1 0-shot: the only note flags that the prompts differ
+    assert len(comp.notes) == 1 and "spider_shots differs" in comp.notes[0] and "base-0shot" in comp.notes[0]
     assert report.training[0].label == "smollm2-135m/v1" and report.training[0].loss[-1] == (12.0, 1.12)
 
 
