@@ -246,7 +246,11 @@ def _score(metric: ExecutionAccuracy, test_case: LLMTestCase) -> float:
     metric.strict_match, metric.strict_failure = strict.passed, strict.failure
     first = runner.run(dbs[0], metric.predicted_sql)
     metric.set_match = first.rows is not None and set_match(golds["strict"][0], first.rows)
-    official = _verdict(runner, dbs, golds["official"], official_prediction(metric.predicted_sql), metric.order_matters)
+    pred_official = official_prediction(metric.predicted_sql)
+    if (pred_official == metric.predicted_sql and gold_texts["official"] == gold_sql
+            and metric.order_matters == gold_orders_rows(gold_sql)):
+        return _finish(metric, strict)  # the same queries and rule: the same verdict, computed once
+    official = _verdict(runner, dbs, golds["official"], pred_official, metric.order_matters)
     return _finish(metric, official)
 
 

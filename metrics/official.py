@@ -68,5 +68,12 @@ def database_files(db_path: Path) -> list[Path]:
     """Every database a case is checked on: the named file first, then each other file in its
     folder whose name contains ".sqlite" (the official evaluator's test), sorted."""
     folder = db_path.parent
-    others = sorted(p for p in folder.iterdir() if ".sqlite" in p.name and p.is_file() and p.name != db_path.name)
-    return [db_path, *others]
+    return list(_database_files(str(db_path), folder.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=1024)
+def _database_files(db_path: str, folder_mtime_ns: int) -> tuple[Path, ...]:
+    """Listed once per folder version (adding or removing a file changes the folder's mtime)."""
+    path = Path(db_path)
+    others = sorted(p for p in path.parent.iterdir() if ".sqlite" in p.name and p.is_file() and p.name != path.name)
+    return (path, *others)

@@ -1,16 +1,18 @@
 """The numbers of the trade-off report, computed once and shared by the HTML, Markdown and plots.
 
-Accuracies are recomputed from the per-case records (not copied from each run's summary) so
-that every accuracy, its bootstrap interval and the paired tests come from the same cases.
-Changes are computed from aggregated accuracies; paired tests use only the questions scored in
-both runs, and the report says how many that is.
+Accuracies are recomputed from the per-case records (not copied from each run's summary). A
+model's own table row uses every question it scored; every displayed *change* between two
+models -- points, relative change, its interval and its test -- is computed on the questions
+both scored, so the number and its p-value always describe the same pairs. Runs whose scored
+sets differ are flagged. Families of tests (categories, subjects, hardness levels) carry
+Holm-adjusted p-values, and significance is read off the adjusted value.
 """
 from __future__ import annotations
 
 import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,11 +24,18 @@ from reports.statistics import (
     PairedCounts,
     absolute_change,
     bootstrap_macro_ci,
-    bootstrap_proportion_ci,
+    holm,
     mcnemar_exact,
-    paired_bootstrap_diff_ci,
+    min_mcnemar_p,
+    newcombe_paired_diff_ci,
     relative_change,
+    wilson_interval,
 )
+
+METHODS = ("Intervals: 95% Wilson score intervals for accuracies; 95% Newcombe hybrid score intervals "
+           "(method 10) for paired changes; stratified bootstrap for macro averages. Tests: McNemar exact on "
+           "the questions both models scored; within each family (hardness levels, categories, subjects) "
+           "p-values are Holm-adjusted and a change is bold only when its adjusted p is below 0.05.")
 
 HARDNESS = ("easy", "medium", "hard", "extra", "unknown")
 # Spider verdict variants, headline first (definitions: metrics/spider_variants.py).
@@ -42,7 +51,7 @@ FORMULATION_PREFERENCE = ("letter", "cloze")
 
 @dataclass(frozen=True)
 class Estimate:
-    """An accuracy (fraction) with its 95% bootstrap interval."""
+    """An accuracy (fraction) with its 95% interval (Wilson; bootstrap for a macro average)."""
 
     value: float | None
     n: int
@@ -52,15 +61,24 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Paired:
-    """Both models on the same questions: McNemar's exact test and a paired bootstrap CI."""
+    """Both models on the same questions: McNemar's exact test and Newcombe's paired interval.
+
+    `p_adjusted` is set for a test that belongs to a family (Holm); significance reads it.
+    """
 
     counts: PairedCounts
     p_value: float
     diff_ci: tuple[float, float] | None  # fraction
+    p_adjusted: float | None = None
+
+    @property
+    def p(self) -> float:
+        """The p-value that decides significance: the adjusted one where there is one."""
+        return self.p_value if self.p_adjusted is None else self.p_adjusted
 
     @property
     def significant(self) -> bool:
-        return self.p_value < 0.05
+        return self.p < 0.05
 
 
 @dataclass(frozen=True)
@@ -155,7 +173,7 @@ class _Stats:
 
     def proportion(self, outcomes: list[bool]) -> Estimate:
         n, k = len(outcomes), sum(outcomes)
-        return Estimate(k / n if n else None, n, k, bootstrap_proportion_ci(k, n, resamples=self.resamples, seed=self.seed))
+        return Estimate(k / n if n else None, n, k, wilson_interval(k, n) if n else None)
 
     def macro(self, cases: list[dict[str, Any]]) -> Estimate:
         per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -172,8 +190,21 @@ class _Stats:
         if not base:
             return None
         counts = PairedCounts.from_outcomes(base, new)
-        return Paired(counts, mcnemar_exact(counts.only_base, counts.only_new),
-                      paired_bootstrap_diff_ci(counts, resamples=self.resamples, seed=self.seed))
+        return Paired(counts, mcnemar_exact(counts.only_base, counts.only_new), newcombe_paired_diff_ci(counts))
+
+    def change(self, base: list[bool], new: list[bool]) -> Change:
+        """A change on paired questions: both accuracies, the test and the interval from the same pairs."""
+        if not base:
+            return Change(None, None, None)
+        return Change(sum(base) / len(base), sum(new) / len(new), self.paired(base, new))
+
+    def macro_change(self, base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> Change:
+        """Macro averages (mean of subjects) of both models over the questions both scored."""
+        common = base.keys() & new.keys()
+        if not common:
+            return Change(None, None, None)
+        a, b = self.macro([base[i] for i in common]), self.macro([new[i] for i in common])
+        return Change(a.value, b.value, None)
 
 
 def _spider_rows(cases: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -228,17 +259,13 @@ def compare(base: ModelStats, new: ModelStats, st: _Stats) -> Comparison:
     out = Comparison(base, new)
     a, b = base.run.scored("spider"), new.run.scored("spider")
     if base.spider and new.spider:
-        rows_a, rows_b = _spider_rows(a), _spider_rows(b)
-        for row in base.spider.keys() | new.spider.keys():
-            ids_a = {str(c["case_id"]) for c in rows_a.get(row, [])}
+        rows_a = _spider_rows(a)
+        for row in [r for r in ["overall", *HARDNESS] if r in base.spider or r in new.spider]:
             # A question's hardness is a property of its gold SQL: take the base run's.
-            sub_a = {i: a[i] for i in ids_a}
-            sub_b = {i: b[i] for i in ids_a if i in b}
-            out.spider[row] = {}
-            for sem, score in SPIDER_SCORE.items():
-                ea, eb = base.spider.get(row, {}).get(sem), new.spider.get(row, {}).get(sem)
-                out.spider[row][sem] = Change(ea.value if ea else None, eb.value if eb else None, st.paired(*_pair(sub_a, sub_b, score)))
-        out.spider = {r: out.spider[r] for r in ["overall", *HARDNESS] if r in out.spider}
+            sub_a = {str(c["case_id"]): c for c in rows_a.get(row, [])}
+            out.spider[row] = {sem: st.change(*_pair(sub_a, b, score)) for sem, score in SPIDER_SCORE.items()
+                               if _has_variant(sem, a, b)}
+        _adjust(out.spider, [r for r in out.spider if r != "overall"])
         _note_coverage(out, "Spider", a, b)
         out.fixed, out.broken = flips(base.run, new.run, base.errors, new.errors)
     for formulation in base.mmlu.keys() & new.mmlu.keys():
@@ -246,23 +273,50 @@ def compare(base: ModelStats, new: ModelStats, st: _Stats) -> Comparison:
         groups_a = _mmlu_groups(ca)
         out.mmlu[formulation] = {}
         for group in [g for g in base.mmlu[formulation] if g in new.mmlu[formulation]]:
-            ids = {str(c["case_id"]) for c in groups_a.get(group, [])}
-            paired = st.paired(*_pair({i: ca[i] for i in ids}, cb, _passed))
-            out.mmlu[formulation][group] = {
-                avg: Change(base.mmlu[formulation][group][avg].value, new.mmlu[formulation][group][avg].value,
-                            paired if avg == "micro" else None)
-                for avg in AVERAGES
-            }
+            sub_a = {i: ca[i] for i in _ids(groups_a.get(group, []), ca)}
+            out.mmlu[formulation][group] = {"micro": st.change(*_pair(sub_a, cb, _passed)),
+                                            "macro": st.macro_change(sub_a, cb)}
+        _adjust(out.mmlu[formulation], [g for g in out.mmlu[formulation] if g != "overall"], "micro")
         subjects = []
         for subject in sorted(base.subjects[formulation].keys() & new.subjects[formulation].keys()):
-            ids = {i for i, c in ca.items() if _subject(c) == subject}
-            subjects.append((subject, Change(base.subjects[formulation][subject].value, new.subjects[formulation][subject].value,
-                                             st.paired(*_pair({i: ca[i] for i in ids}, cb, _passed)))))
+            sub_a = {i: c for i, c in ca.items() if _subject(c) == subject}
+            subjects.append((subject, st.change(*_pair(sub_a, cb, _passed))))
+        family = {s: {"micro": ch} for s, ch in subjects}
+        _adjust(family, list(family), "micro")
+        subjects = [(s, family[s]["micro"]) for s, _ in subjects]
         out.subjects[formulation] = sorted(subjects, key=lambda sc: (sc[1].points is None, sc[1].points or 0.0, sc[0]))
         _note_coverage(out, f"MMLU ({formulation})", ca, cb)
+        pairs = max((ch.paired.counts.n for _, ch in subjects if ch.paired), default=0)
+        if subjects and min_mcnemar_p(pairs) >= 0.05:
+            out.notes.append(f"MMLU ({formulation}) per subject: at most {pairs} paired questions per subject, too few for "
+                             f"any test to reach p < 0.05 (the smallest possible p is {min_mcnemar_p(pairs):.3f}); "
+                             "per-subject changes are exploratory.")
     out.mmlu = {f: out.mmlu[f] for f in _formulation_order(out.mmlu)}
     _note_settings(out)
     return out
+
+
+def _ids(cases: list[dict[str, Any]], scored: dict[str, dict[str, Any]]) -> set[str]:
+    """The keys of `scored` (canonical ids) whose records are among `cases`."""
+    wanted = {id(c) for c in cases}
+    return {i for i, c in scored.items() if id(c) in wanted}
+
+
+def _has_variant(sem: str, a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> bool:
+    """A variant both runs recorded (results files from before a variant existed lack it)."""
+    prop = SPIDER_PROP.get(sem)
+    return prop is None or all(any(prop in (c.get("props") or {}) for c in run.values()) for run in (a, b) if run)
+
+
+def _adjust(table: dict[str, dict[str, Change]], family: list[str], only: str | None = None) -> None:
+    """Holm-adjust the tests of a family of rows, per column (variant or average), in place."""
+    columns = {col for row in family for col in table[row] if only is None or col == only}
+    for col in columns:
+        members = [r for r in family if col in table[r] and table[r][col].paired is not None]
+        adjusted = holm([table[r][col].paired.p_value for r in members])  # type: ignore[union-attr]
+        for r, p in zip(members, adjusted):
+            ch = table[r][col]
+            table[r][col] = Change(ch.base, ch.new, replace(ch.paired, p_adjusted=p))  # type: ignore[arg-type]
 
 
 def _note_coverage(out: Comparison, suite: str, a: dict[str, Any], b: dict[str, Any]) -> None:
@@ -270,8 +324,8 @@ def _note_coverage(out: Comparison, suite: str, a: dict[str, Any], b: dict[str, 
     if only_a or only_b:
         out.notes.append(
             f"{suite}: the runs scored different questions ({len(a.keys() & b.keys())} in both, {only_a} only in "
-            f"{out.base.label}, {only_b} only in {out.new.label}); accuracies use each run's own questions, "
-            f"paired tests only the common ones."
+            f"{out.base.label}, {only_b} only in {out.new.label}); each model's own row uses its own questions, "
+            f"every change and test only the {len(a.keys() & b.keys())} common ones."
         )
 
 

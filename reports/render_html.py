@@ -10,6 +10,7 @@ import time
 from typing import Any, Iterable
 
 from reports.comparison import (
+    METHODS,
     AVERAGES,
     HARDNESS,
     SEMANTICS,
@@ -105,18 +106,19 @@ def change_cells(change: Change) -> list[Any]:
                         "n/a" if rel is None else f"{rel:+.2f}%"]
     if p is None:
         return cells + ["-", "-", "-", "-"]
-    return cells + [p.counts.n, f"{p.counts.only_base} / {p.counts.only_new}", fmt_p(p.p_value),
+    shown_p = fmt_p(p.p_value) if p.p_adjusted is None else f"{fmt_p(p.p_value)} (Holm {fmt_p(p.p_adjusted)})"
+    return cells + [p.counts.n, f"{p.counts.only_base} / {p.counts.only_new}", shown_p,
                     tag("span", fmt_ci(p.diff_ci, signed=True), class_="ci")]
 
 
-CHANGE_HEADERS = ["base %", "new %", "change (points)", "relative change", "paired n",
-                  "base-only / new-only right", "McNemar p", "95% CI of change"]
+CHANGE_HEADERS = ["base % (paired)", "new % (paired)", "change (points)", "relative change", "paired n",
+                  "base-only / new-only right", "McNemar p", "95% CI of change (Newcombe)"]
 
 
 def _headline(report: Report) -> Markup:
     items = []
     for comp in report.comparisons:
-        parts = [tag("b", comp.new.label), f" vs {comp.base.label}: "]
+        parts = [tag("b", shots_label(comp.new)), f" vs {shots_label(comp.base)}: "]
         sp = comp.spider.get("overall", {}).get("official")
         if sp and sp.points is not None:
             parts += ["Spider EX (official) ", signed(sp.points, bool(sp.paired and sp.paired.significant)), " points",
@@ -131,7 +133,7 @@ def _headline(report: Report) -> Markup:
     if not items:
         items.append(tag("li", "Only base-model results so far: run a fine-tuned model (e.g. --model v1) to see the trade-off."))
     return join([tag("ul", *items, class_="headline"),
-                 tag("p", "Bold changes are significant at p < 0.05 (McNemar exact test on the questions both models answered).")])
+                 tag("p", "Every change is computed on the questions both models scored. " + METHODS)])
 
 
 def _spider_section(report: Report) -> Markup:
@@ -142,7 +144,7 @@ def _spider_section(report: Report) -> Markup:
     headers = ["model", "scored", *[SEMANTICS[s] for s in SEMANTICS], *[f"{h} (official)" for h in rows_present]]
     rows = []
     for m in models:
-        row: list[Any] = [m.label, m.spider["overall"]["official"].n]
+        row: list[Any] = [shots_label(m), m.spider["overall"]["official"].n]
         row += [estimate(m.spider["overall"][s]) for s in SEMANTICS]
         for h in rows_present:
             e = m.spider.get(h, {}).get("official")
@@ -156,7 +158,42 @@ def _spider_section(report: Report) -> Markup:
         if not comp.spider:
             continue
         rows = [[f"{row} · {SEMANTICS[sem]}", *change_cells(ch)] for row, sems in comp.spider.items() for sem, ch in sems.items()]
-        parts += [tag("h3", f"{comp.new.label} vs {comp.base.label}"), table(["questions", *CHANGE_HEADERS], rows)]
+        parts += [tag("h3", f"{shots_label(comp.new)} vs {shots_label(comp.base)}"), table(["questions", *CHANGE_HEADERS], rows)]
+    return join(parts)
+
+
+def shots_label(m: Any) -> str:
+    """A model's label with its Spider prompt, e.g. "base (4-shot)"."""
+    shots = m.run.spider_shots
+    return m.label if shots is None else f"{m.label} ({shots}-shot)"
+
+
+def _table_iii(report: Report, formulations: list[str]) -> Markup:
+    """The reference study's Table III layout: per MMLU category, the base row and each fine-tuned
+    model's accuracy with its change (points and relative, on common questions) and Holm-adjusted p."""
+    if not report.comparisons:
+        return Markup("")
+    parts: list[Any] = [tag("h2", "MMLU by category, all models (the reference study's Table III layout)"),
+                        tag("p", "Per category: each fine-tuned model against its control, on the questions both scored.")]
+    for f in formulations:
+        comps = [c for c in report.comparisons if f in c.mmlu]
+        groups = list(dict.fromkeys(g for c in comps for g in c.mmlu[f]))
+        for g in groups:
+            rows = []
+            for c in comps:
+                ch = c.mmlu[f].get(g, {}).get("micro")
+                if ch is None:
+                    continue
+                p = ch.paired
+                rows.append([shots_label(c.new), f"vs {shots_label(c.base)}", fmt_pct(ch.base), fmt_pct(ch.new),
+                             signed(ch.points, bool(p and p.significant)),
+                             "n/a" if ch.relative is None else f"{ch.relative:+.2f}%",
+                             "-" if p is None else (fmt_p(p.p_value) if p.p_adjusted is None else fmt_p(p.p_adjusted)),
+                             "-" if p is None else p.counts.n])
+            if rows:
+                parts += [tag("h3", f"{CATEGORY_LABELS.get(g, g)} ({f})"),
+                          table(["model", "control", "control %", "model %", "change (points)", "relative change",
+                                 "p (Holm within categories)", "paired n"], rows, left=2)]
     return join(parts)
 
 
@@ -192,7 +229,10 @@ def _mmlu_section(report: Report) -> Markup:
             rows = [[f"{CATEGORY_LABELS.get(g, g)} · {AVERAGES[avg]}", *change_cells(ch)]
                     for g, avgs in comp.mmlu[f].items() for avg, ch in avgs.items()]
             parts += [tag("h3", f"{comp.new.label} vs {comp.base.label} ({f})"), table(["group", *CHANGE_HEADERS], rows)]
+    parts.append(_table_iii(report, formulations))
     parts.append(tag("h2", "MMLU per subject, sorted by change (Table IV)"))
+    parts.append(tag("p", "Exploratory: one test per subject, Holm-adjusted within each comparison; with few questions "
+                          "per subject no change can reach significance (see the notes above)."))
     for comp in report.comparisons:
         for f, subjects in comp.subjects.items():
             rows = [[s, *change_cells(ch)] for s, ch in subjects]
@@ -286,9 +326,8 @@ def render(report: Report, figures: list[tuple[str, str, bytes]]) -> str:
     top_figures = [_figure(*figs[k]) for k in ("tradeoff", "mmlu-categories") if k in figs]
     body = join([
         tag("h1", "Text-to-SQL fine-tuning trade-off: Spider vs. MMLU"),
-        tag("p", f"Generated {generated} from {len(report.models)} results file(s). Intervals: percentile bootstrap over "
-                 f"questions, {report.resamples} resamples, seed {report.seed}. Paired tests: McNemar exact on questions "
-                 "scored in both runs."),
+        tag("p", f"Generated {generated} from {len(report.models)} results file(s). {METHODS} Macro-average "
+                 f"bootstrap: {report.resamples} resamples, seed {report.seed}."),
         tag("h2", "Headline"), _headline(report), *notes, *top_figures,
         _spider_section(report), _mmlu_section(report), _errors_section(report),
         _training_section(report, figs), _metadata_section(report),

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from metrics.spider_variants import VARIANTS
-from reports.comparison import AVERAGES, SEMANTICS, Change, Report, fmt_ci, fmt_p, fmt_pct, fmt_points, metadata_rows
+from reports.comparison import METHODS, AVERAGES, SEMANTICS, Change, Report, fmt_ci, fmt_p, fmt_pct, fmt_points, metadata_rows
 from reports.error_analysis import CATEGORIES
 from reports.plots import CATEGORY_LABELS
 
@@ -48,7 +48,8 @@ def _change(ch: Change) -> list[Any]:
     points = fmt_points(ch.points)
     return [_Raw(f"**{points}**" if sig and ch.points is not None else points),
             _Raw("n/a" if ch.relative is None else f"{ch.relative:+.2f}%"),
-            _Raw(fmt_p(p.p_value) if p else "-"), _Raw(str(p.counts.n) if p else "-")]
+            _Raw((fmt_p(p.p_value) if p.p_adjusted is None else f"{fmt_p(p.p_value)} (Holm {fmt_p(p.p_adjusted)})") if p else "-"),
+            _Raw(str(p.counts.n) if p else "-")]
 
 
 def _formulations(report: Report) -> list[str]:
@@ -58,10 +59,36 @@ def _formulations(report: Report) -> list[str]:
     return head + sorted(f for f in found if f not in head)
 
 
+def _shots(m: Any) -> str:
+    shots = m.run.spider_shots
+    return m.label if shots is None else f"{m.label} ({shots}-shot)"
+
+
+def _table_iii(report: Report, formulations: list[str]) -> list[str]:
+    """The reference study's Table III layout: per category, every fine-tuned model vs its control."""
+    lines: list[str] = []
+    for f in formulations:
+        comps = [c for c in report.comparisons if f in c.mmlu]
+        groups = list(dict.fromkeys(g for c in comps for g in c.mmlu[f]))
+        if not groups:
+            continue
+        lines += [f"## MMLU by category, all models ({f}; the reference study's Table III layout)", ""]
+        rows = []
+        for g in groups:
+            for c in comps:
+                ch = c.mmlu[f].get(g, {}).get("micro")
+                if ch is not None:
+                    rows.append([CATEGORY_LABELS.get(g, g), _shots(c.new), _shots(c.base), _Raw(fmt_pct(ch.base)),
+                                 _Raw(fmt_pct(ch.new)), *_change(ch)])
+        lines += _table(["category", "model", "control", "control %", "model %", "change (points)", "relative",
+                         "McNemar p", "paired n"], rows)
+    return lines
+
+
 def render(report: Report) -> str:
     lines = ["# Text-to-SQL fine-tuning trade-off: Spider vs. MMLU", ""]
-    lines += [f"Intervals: 95% bootstrap over questions ({report.resamples} resamples, seed {report.seed}). "
-              "Changes in **bold** are significant at p < 0.05 (McNemar exact test, paired questions).", ""]
+    lines += ["Every change is computed on the questions both models scored. " + METHODS.replace(
+        "a change is bold", "a change is **bold**"), ""]
     # Every formulation gets its own tables: letter (lm-eval's mmlu) first, then cloze; the
     # embedded small model is at chance on letters, so forgetting shows only in cloze.
     formulations = _formulations(report)
@@ -83,7 +110,7 @@ def render(report: Report) -> str:
                         [[m.label, m.mmlu[f]["overall"]["micro"].n, *[_est(m.mmlu[f].get(g, {}).get("micro")) for g in groups]]
                          for m in mmlu_models])
     for comp in report.comparisons:
-        lines += [f"## {md(comp.new.label)} vs {md(comp.base.label)}", ""]
+        lines += [f"## {md(_shots(comp.new))} vs {md(_shots(comp.base))}", ""]
         rows = []
         if "overall" in comp.spider:
             for sem, ch in comp.spider["overall"].items():
@@ -104,6 +131,7 @@ def render(report: Report) -> str:
         if comp.spider:
             lines += [f"Spider questions fixed by fine-tuning: {len(comp.fixed)}; broken: {len(comp.broken)}.", ""]
         lines += [f"> note: {md(n, 400)}" for n in comp.notes] + ([""] if comp.notes else [])
+    lines += _table_iii(report, formulations)
     for label in report.unpaired:
         lines += [f"{md(label)}: no base-model results with the same base weights to compare against.", ""]
     if spider_models:

@@ -1,10 +1,13 @@
 """Pass rates from per-case records: overall, by hardness, by database, with 95% intervals."""
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
+
+from reports.statistics import wilson_interval
+
+__all__ = ["CaseRecord", "wilson_interval", "rate", "summarize_spider", "summarize_mmlu"]
 
 HARDNESS_ORDER = ("easy", "medium", "hard", "extra", "unknown")
 
@@ -20,16 +23,6 @@ class CaseRecord:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% Wilson score interval: sane at 0/n and n/n, unlike the normal approximation."""
-    if n == 0:
-        return (0.0, 0.0)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def _proportion(passed: int, n: int) -> dict[str, Any]:

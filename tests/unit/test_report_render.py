@@ -109,7 +109,7 @@ def test_html_shows_the_comparison(report):
 
 def test_markdown_summary(report):
     summary = (report.parent / "summary.md").read_text(encoding="utf-8")
-    assert summary.startswith("# ") and "## v1 vs base" in summary
+    assert summary.startswith("# ") and "## v1 (0-shot) vs base (4-shot)" in summary
     assert "| MMLU letter overall micro (correct / questions) | 50.00 | 37.50 | -12.50 | -25.00% | 0.625 | 16 |" in summary
     assert "Spider questions fixed by fine-tuning: 2; broken: 1." in summary
     for block in re.findall(r"(?:^\|.*\|$\n?)+", summary, flags=re.M):

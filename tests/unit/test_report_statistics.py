@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 import pytest
@@ -111,3 +112,38 @@ def test_changes_from_aggregated_accuracies():
 
 def test_defaults_are_the_documented_ones():
     assert stats.RESAMPLES == 2000 and stats.LEVEL == 0.95
+
+
+def test_intervals_do_not_collapse_at_zero_or_all():
+    from reports.statistics import newcombe_paired_diff_ci, wilson_interval
+
+    lo, hi = wilson_interval(0, 22)
+    assert lo == 0.0 and hi == pytest.approx(0.1487, abs=1e-4)  # the committed study's 0/22, Wilson [0, 14.9]
+    lo, hi = wilson_interval(22, 22)
+    assert hi == 1.0 and lo == pytest.approx(1 - 0.1487, abs=1e-4)
+    none_right = newcombe_paired_diff_ci(PairedCounts(0, 0, 0, 22))
+    assert none_right[0] < 0 < none_right[1] and none_right[0] == pytest.approx(-none_right[1])
+
+
+def test_newcombe_interval_is_the_paired_one():
+    from reports.statistics import newcombe_paired_diff_ci, wilson_interval
+
+    counts = PairedCounts(both=40, only_base=5, only_new=15, neither=40)
+    lo, hi = newcombe_paired_diff_ci(counts)
+    assert lo < counts.difference < hi and lo > 0  # McNemar p = 0.041: the interval excludes 0 too
+    # pairing narrows it: agreeing questions make it tighter than the unpaired Wilson combination
+    (l1, u1), (l2, u2) = wilson_interval(45, 100), wilson_interval(55, 100)
+    unpaired = (0.10 - math.sqrt((u1 - 0.45) ** 2 + (0.55 - l2) ** 2), 0.10 + math.sqrt((0.45 - l1) ** 2 + (u2 - 0.55) ** 2))
+    assert hi - lo < unpaired[1] - unpaired[0]
+    swapped = newcombe_paired_diff_ci(PairedCounts(both=40, only_base=15, only_new=5, neither=40))
+    assert swapped == pytest.approx((-hi, -lo))
+
+
+def test_holm_and_benjamini_hochberg_on_a_hand_made_family():
+    from reports.statistics import benjamini_hochberg, holm, min_mcnemar_p
+
+    p = [0.01, 0.04, 0.03, 0.20]
+    assert holm(p) == pytest.approx([0.04, 0.09, 0.09, 0.20])
+    assert benjamini_hochberg(p) == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.20])
+    assert holm([]) == [] and holm([0.7]) == [0.7]
+    assert min_mcnemar_p(4) == 0.125 and min_mcnemar_p(6) < 0.05  # 4 questions per subject can never be significant

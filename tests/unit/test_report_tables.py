@@ -62,8 +62,11 @@ def test_deltas_and_relative_changes_on_fixture_table():
     assert comp.mmlu["letter"]["social_sciences"]["micro"].relative == pytest.approx(-100 / 3)
     assert [s for s, _ in comp.subjects["letter"]] == ["abstract_algebra", "high_school_geography", "philosophy", "virology"]
     assert report.formulation == "letter"
-    # the fixture's base is 4-shot and v1 0-shot: the only note flags that the prompts differ
-    assert len(comp.notes) == 1 and "spider_shots differs" in comp.notes[0] and "base-0shot" in comp.notes[0]
+    # the fixture's base is 4-shot and v1 0-shot: a note flags that the prompts differ, another
+    # that 4 questions per subject cannot make any per-subject test significant
+    assert len(comp.notes) == 2
+    assert any("spider_shots differs" in n and "base-0shot" in n for n in comp.notes)
+    assert any("at most 4 paired questions per subject" in n and "exploratory" in n for n in comp.notes)
     assert report.training[0].label == "smollm2-135m/v1" and report.training[0].loss[-1] == (12.0, 1.12)
 
 
@@ -103,9 +106,27 @@ def test_paired_tests_use_only_questions_scored_in_both(tmp_path):
                                spider_case("db-0005", False)], adapter())
     (comp,) = build(tmp_path, resamples=200).comparisons
     ch = comp.spider["overall"]["official"]
-    assert ch.base == pytest.approx(2 / 3) and ch.new == pytest.approx(3 / 4)  # each run's own scored questions
-    assert ch.paired.counts.n == 2 and ch.paired.counts.only_new == 1  # db-0001 and db-0002 only
+    # each model's own row: its own scored questions
+    assert comp.base.spider["overall"]["official"].value == pytest.approx(2 / 3)
+    assert comp.new.spider["overall"]["official"].value == pytest.approx(3 / 4)
+    # the change, its test and its interval: db-0001 and db-0002, the questions both scored
+    assert ch.base == pytest.approx(1 / 2) and ch.new == pytest.approx(1.0) and ch.points == pytest.approx(50.0)
+    assert ch.paired.counts.n == 2 and ch.paired.counts.only_new == 1
     assert any("2 in both, 1 only in base, 2 only in v1" in n for n in comp.notes)
+
+
+def test_displayed_change_is_the_paired_change(tmp_path):
+    """The issue's example: base scored on 100 questions (50 right), v1 only on the 50 both get
+    right. The old report printed "+50.00 points, +100%" beside "p 1.000, paired n 50"."""
+    write_run(tmp_path, "base", [spider_case(f"db-{i:04d}", i < 50) for i in range(100)])
+    write_run(tmp_path, "v1", [spider_case(f"db-{i:04d}", True) for i in range(50)], adapter())
+    (comp,) = build(tmp_path, resamples=200).comparisons
+    ch = comp.spider["overall"]["official"]
+    assert (ch.base, ch.new, ch.points, ch.relative) == (1.0, 1.0, 0.0, 0.0)
+    assert ch.paired.counts.n == 50 and ch.paired.p_value == 1.0
+    lo, hi = ch.paired.diff_ci
+    assert lo < 0.0 < hi  # an interval, not the collapsed [0, 0] of a bootstrap at n/n
+    assert any("50 in both, 50 only in base, 0 only in v1" in n for n in comp.notes)
 
 
 def test_set_semantics_missing_in_older_results(tmp_path):
