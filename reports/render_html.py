@@ -296,13 +296,30 @@ def _training_section(report: Report, figures: dict[str, tuple[str, bytes]]) -> 
         loss = [l for _, l in run.loss]
         rows.append([run.label, rec.get("experiment", "-"), str(rec.get("adapter_sha256") or "-")[:12],
                      training.get("global_step", "-"), f"{loss[0]:.4f}" if loss else "-", f"{loss[-1]:.4f}" if loss else "-",
-                     rec.get("finished_at", "-")])
-    parts.append(table(["run", "experiment", "adapter sha256", "steps", "first loss", "last loss", "finished"], rows, left=3))
+                     training_data_line(rec), rec.get("finished_at", "-")])
+    parts.append(table(["run", "experiment", "adapter sha256", "steps", "first loss", "last loss", "examples",
+                        "finished"], rows, left=3))
     for run in report.training:
         fig = figures.get(f"loss-{run.label}")
         if fig:
             parts.append(_figure(*fig))
     return join(parts)
+
+
+def training_data_line(record: dict[str, Any]) -> str:
+    """Used / selected examples and those dropped as too long (with their databases, if known)."""
+    data = record.get("data") if isinstance(record.get("data"), dict) else {}
+    if "used" not in data:
+        return "-"
+    text = f"{data['used']} used of {data.get('selected', '?')} selected"
+    dropped = data.get("dropped_longer_than_max_seq_length") or 0
+    config = record.get("config") if isinstance(record.get("config"), dict) else {}
+    max_len = (config.get("training") or {}).get("max_seq_length") if isinstance(config.get("training"), dict) else None
+    text += f"; {dropped} dropped as longer than {max_len or 'max_seq_length'} tokens"
+    by_db = data.get("dropped_longer_by_database")
+    if dropped and isinstance(by_db, dict) and by_db:
+        text += f" (from {len(by_db)} database{'s' if len(by_db) != 1 else ''}: " + ", ".join(f"{k} {v}" for k, v in by_db.items()) + ")"
+    return text
 
 
 def _figure(caption: str, png: bytes) -> Markup:

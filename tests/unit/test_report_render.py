@@ -211,3 +211,14 @@ def test_markdown_has_a_table_per_mmlu_formulation(tmp_path):
     assert "| MMLU letter overall micro (correct / questions) | 50.00 | 37.50 |" in summary
     assert "| MMLU cloze overall micro (correct / questions) | 50.00 | 0.00 | **-50.00** |" in summary
     assert "largest drops and gains (cloze)" in summary
+
+
+def test_training_rows_show_examples_dropped_as_too_long():
+    from reports.render_html import training_data_line
+
+    record = {"config": {"training": {"max_seq_length": 1024}},
+              "data": {"selected": 7000, "used": 6821, "dropped_longer_than_max_seq_length": 179,
+                       "dropped_longer_by_database": {"a": 100, "b": 79}}}
+    assert training_data_line(record) == ("6821 used of 7000 selected; 179 dropped as longer than 1024 tokens "
+                                          "(from 2 databases: a 100, b 79)")
+    assert training_data_line({}) == "-"
