@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--training-dir", type=Path, default=None,
                         help=f"training runs with run.json/loss.json (default: ${settings.ENV_MODELS_DIR} or <repo>/models)")
     parser.add_argument("--mmlu-formulation", default=None, help="MMLU formulation of the trade-off plot (default: letter)")
-    parser.add_argument("--resamples", type=_positive_int, default=RESAMPLES, help=f"bootstrap resamples (default: {RESAMPLES})")
+    parser.add_argument("--resamples", type=_positive_int, default=RESAMPLES, help=f"bootstrap resamples for macro averages (default: {RESAMPLES})")
     parser.add_argument("--seed", type=int, default=SEED, help=f"bootstrap seed (default: {SEED})")
     args = parser.parse_args(argv)
     results_dir = args.results_dir or settings.output_dir()

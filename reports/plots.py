@@ -44,7 +44,7 @@ def _err(center: float, ci: tuple[float, float] | None) -> list[float]:
 def tradeoff_plane(report: "Report") -> bytes | None:
     """x = Spider change, y = MMLU change (points, paired on common questions), one point per model.
 
-    Error bars are paired-bootstrap 95% intervals of the difference; up-right is a free gain.
+    Error bars are Newcombe 95% intervals of the paired difference; up-right is a free gain.
     """
     points = []
     for comp in report.comparisons:
@@ -132,11 +132,11 @@ def figures(report: "Report") -> list[tuple[str, str, bytes]]:
     if plane:
         out.append(("tradeoff", "Trade-off plane: change in Spider execution accuracy (x) against change in MMLU "
                                 "micro accuracy (y) per fine-tuned model, on the questions both runs scored; bars are "
-                                "paired-bootstrap 95% intervals.", plane))
+                                "Newcombe 95% intervals of the paired change.", plane))
     cats = mmlu_category_changes(report)
     if cats:
         out.append(("mmlu-categories", "MMLU micro accuracy change per category against the base model "
-                                       "(paired-bootstrap 95% intervals).", cats))
+                                       "(Newcombe 95% intervals of the paired change).", cats))
     for run in report.training:
         png = loss_curve(run)
         if png:

@@ -151,7 +151,7 @@ def _spider_section(report: Report) -> Markup:
             row.append(join([estimate(e), tag("span", f" n={e.n}", class_="ci")]) if e else "-")
         rows.append(row)
     parts = [tag("h2", "Spider execution accuracy (Table II)"),
-             tag("p", _spider_measured(models) + " Percent of scored questions, with 95% bootstrap intervals over questions."),
+             tag("p", _spider_measured(models) + " Percent of scored questions, with 95% Wilson score intervals."),
              tag("ul", *[tag("li", tag("b", SEMANTICS[v]), f": {VARIANTS[v]}.") for v in SEMANTICS]),
              table(headers, rows)]
     for comp in report.comparisons:

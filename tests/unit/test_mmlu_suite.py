@@ -47,3 +47,15 @@ def test_subject_and_category_selection_collects_only_those_modules():
     ids = [line for line in proc.stdout.splitlines() if "::" in line]
     assert ids == ["tests/mmlu/test_astronomy.py::test_question[astronomy-val-0000-letter]",
                    "tests/mmlu/test_astronomy.py::test_question[astronomy-val-0001-letter]"], proc.stdout + proc.stderr
+
+
+def test_case_ids_do_not_depend_on_how_many_formulations_a_run_uses():
+    def ids(formulation: str) -> list[str]:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "--suite", "mmlu", "--co", "-q", "--mmlu-subjects", "virology",
+                               "--mmlu-split", "val", "--mmlu-limit", "2", "--mmlu-formulation", formulation],
+                              cwd=REPO, capture_output=True, text=True, timeout=300)
+        return [line.rsplit("[", 1)[-1].rstrip("]") for line in proc.stdout.splitlines() if "::" in line]
+
+    letter, both = ids("letter"), ids("both")
+    assert letter == ["virology-val-0000-letter", "virology-val-0001-letter"]
+    assert set(letter) < set(both) and len(both) == 4  # a letter-only run pairs with a run of both
