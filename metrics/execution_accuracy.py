@@ -43,6 +43,7 @@ from metrics.sql_extract import extract
 
 __all__ = ["ExecutionAccuracy", "GoldQueryError", "VARIANTS", "gold_limits"]
 
+DEFAULT_LIMITS = QueryLimits()
 GOLD_MIN_TIMEOUT_S = 60.0  # the official evaluator's nominal timeout
 GOLD_FACTOR = 10
 
@@ -104,7 +105,7 @@ class ExecutionAccuracy(BaseMetric):
         self,
         db_path: str | Path | None = None,
         threshold: float = 1.0,
-        limits: QueryLimits = QueryLimits(),
+        limits: QueryLimits = DEFAULT_LIMITS,
     ) -> None:
         self.db_path = db_path
         self.threshold = threshold

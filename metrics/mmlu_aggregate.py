@@ -8,8 +8,9 @@ professional_law does not dominate). With a `--limit` per subject the two coinci
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from tradeoff.mmlu_categories import CATEGORIES, category_of
 

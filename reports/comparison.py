@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from reports.error_analysis import ErrorSummary, Flip, analyze, flips
 from reports.loading import Run, TrainingRun, find_base, load_runs, load_training_runs

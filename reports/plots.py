@@ -23,7 +23,7 @@ def _pyplot():
     return plt
 
 
-def to_png(fig: "Figure") -> bytes:
+def to_png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     _pyplot().close(fig)
@@ -41,7 +41,7 @@ def _err(center: float, ci: tuple[float, float] | None) -> list[float]:
     return [max(0.0, center - 100 * ci[0]), max(0.0, 100 * ci[1] - center)]
 
 
-def tradeoff_plane(report: "Report") -> bytes | None:
+def tradeoff_plane(report: Report) -> bytes | None:
     """x = Spider change, y = MMLU change (points, paired on common questions), one point per model.
 
     Error bars are Newcombe 95% intervals of the paired difference; up-right is a free gain.
@@ -72,7 +72,7 @@ def tradeoff_plane(report: "Report") -> bytes | None:
     return to_png(fig)
 
 
-def mmlu_category_changes(report: "Report") -> bytes | None:
+def mmlu_category_changes(report: Report) -> bytes | None:
     """Grouped bars: MMLU micro change per category for each fine-tuned model, with paired CIs."""
     series = []
     for comp in report.comparisons:
@@ -110,7 +110,7 @@ def mmlu_category_changes(report: "Report") -> bytes | None:
     return to_png(fig)
 
 
-def loss_curve(run: "TrainingRun") -> bytes | None:
+def loss_curve(run: TrainingRun) -> bytes | None:
     if not run.loss:
         return None
     plt = _pyplot()
@@ -125,7 +125,7 @@ def loss_curve(run: "TrainingRun") -> bytes | None:
     return to_png(fig)
 
 
-def figures(report: "Report") -> list[tuple[str, str, bytes]]:
+def figures(report: Report) -> list[tuple[str, str, bytes]]:
     """(id, caption, png) for every figure the data supports."""
     out = []
     plane = tradeoff_plane(report)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
+from metrics.spider_variants import VARIANTS
 from reports.comparison import (
-    METHODS,
     AVERAGES,
     HARDNESS,
+    METHODS,
     SEMANTICS,
     Change,
     Estimate,
@@ -24,7 +26,6 @@ from reports.comparison import (
     metadata_rows,
 )
 from reports.error_analysis import CATEGORIES, Flip
-from metrics.spider_variants import VARIANTS
 from reports.plots import CATEGORY_LABELS, data_uri
 
 MAX_TEXT = 400
@@ -293,7 +294,7 @@ def _training_section(report: Report, figures: dict[str, tuple[str, bytes]]) -> 
     for run in report.training:
         rec = run.record
         training = rec.get("training") if isinstance(rec.get("training"), dict) else {}
-        loss = [l for _, l in run.loss]
+        loss = [value for _, value in run.loss]
         rows.append([run.label, rec.get("experiment", "-"), str(rec.get("adapter_sha256") or "-")[:12],
                      training.get("global_step", "-"), f"{loss[0]:.4f}" if loss else "-", f"{loss[-1]:.4f}" if loss else "-",
                      training_data_line(rec), rec.get("finished_at", "-")])

@@ -10,7 +10,18 @@ import re
 from typing import Any
 
 from metrics.spider_variants import VARIANTS
-from reports.comparison import METHODS, AVERAGES, SEMANTICS, Change, Report, fmt_ci, fmt_p, fmt_pct, fmt_points, metadata_rows
+from reports.comparison import (
+    AVERAGES,
+    METHODS,
+    SEMANTICS,
+    Change,
+    Report,
+    fmt_ci,
+    fmt_p,
+    fmt_pct,
+    fmt_points,
+    metadata_rows,
+)
 from reports.error_analysis import CATEGORIES
 from reports.plots import CATEGORY_LABELS
 

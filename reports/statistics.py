@@ -17,8 +17,8 @@ so a full MMLU run (14k questions) gets its intervals in milliseconds.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def newcombe_paired_diff_ci(counts: "PairedCounts", z: float = Z95) -> tuple[float, float] | None:
+def newcombe_paired_diff_ci(counts: PairedCounts, z: float = Z95) -> tuple[float, float] | None:
     """95% interval of (new - base) accuracy on paired questions: Newcombe's method 10.
 
     Each model's accuracy gets its Wilson interval; the two are combined with phi, the
@@ -155,7 +155,7 @@ class PairedCounts:
         return (self.only_new - self.only_base) / self.n if self.n else None
 
     @classmethod
-    def from_outcomes(cls, base: Sequence[bool], new: Sequence[bool]) -> "PairedCounts":
+    def from_outcomes(cls, base: Sequence[bool], new: Sequence[bool]) -> PairedCounts:
         if len(base) != len(new):
             raise ValueError("paired outcomes must have the same length")
         cells = [0, 0, 0, 0]

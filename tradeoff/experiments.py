@@ -6,10 +6,11 @@ name means is written once, in the file, not in code.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from tradeoff import settings
 from tradeoff.errors import UserError

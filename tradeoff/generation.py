@@ -1,7 +1,8 @@
 """Batched greedy generation: length-sorted batches, left padding, results per batch."""
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import torch
 

@@ -21,9 +21,10 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from metrics.mmlu_scoring import QuestionScore, cloze_predictions
 from tradeoff.mmlu_data import LETTERS, MMLUDataError, list_subjects, load_split, split_path
@@ -299,8 +300,8 @@ def score_through_cache(
 ) -> list[QuestionScore]:
     """Our scores as the benchmark computes them: its jobs and keys, through a prediction cache
     (a fresh one unless `cache_dir` is given), read back from the cache."""
-    from tradeoff.modeling import LoadedModel
     from tradeoff.mmlu_predictions import case_key, mmlu_jobs, mmlu_scorer
+    from tradeoff.modeling import LoadedModel
     from tradeoff.once_per_device import compute_once
     from tradeoff.prediction_cache import PredictionCache
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 LETTERS: tuple[str, str, str, str] = ("A", "B", "C", "D")
 SPLITS: tuple[str, ...] = ("dev", "val", "test")

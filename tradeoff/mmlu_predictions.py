@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from tradeoff.mmlu_data import MMLUQuestion, load_split
 from tradeoff.mmlu_prompts import continuations, fewshot_prefix, question_text

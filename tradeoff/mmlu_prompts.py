@@ -14,7 +14,8 @@ generate-and-regex scoring is deliberately not reproduced.
 """
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 from tradeoff.mmlu_data import LETTERS, MMLUQuestion
 

@@ -8,9 +8,10 @@ gap, so a run with fewer workers than devices still completes.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from filelock import FileLock
 

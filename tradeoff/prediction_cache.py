@@ -12,8 +12,9 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 from tradeoff.errors import UserError
 
@@ -88,7 +89,7 @@ class PredictionCache:
             marks = ",".join("?" * len(chunk))
             query = f"SELECT key, value FROM predictions WHERE key IN ({marks})"
             try:
-                rows = _retrying(lambda: self.conn.execute(query, chunk).fetchall())
+                rows = _retrying(lambda q=query, c=chunk: self.conn.execute(q, c).fetchall())
             except sqlite3.Error as exc:
                 raise UserError(f"prediction cache {self.path}: cannot read ({exc})") from None
             found.update((key, json.loads(value)) for key, value in rows)
@@ -125,7 +126,7 @@ class PredictionCache:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             query = f"SELECT key, provenance FROM predictions WHERE key IN ({','.join('?' * len(chunk))})"
-            found.update(_retrying(lambda: self.conn.execute(query, chunk).fetchall()))
+            found.update(_retrying(lambda q=query, c=chunk: self.conn.execute(q, c).fetchall()))
         return found
 
     def records(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:

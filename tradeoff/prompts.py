@@ -8,7 +8,8 @@ into the first user turn, so every model takes the same path.
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from tradeoff.spider_data import DatabaseSchema, SpiderData, SpiderExample
 

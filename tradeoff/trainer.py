@@ -16,8 +16,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from tradeoff import settings
 from tradeoff.errors import UserError

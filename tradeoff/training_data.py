@@ -8,8 +8,9 @@ spend capacity on text the model is always given.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from tradeoff.prompts import chat_messages, render
 from tradeoff.spider_data import SpiderData, SpiderExample, sha256_file

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from synthetic_spider import make_spider_dir
 
 REPO = Path(__file__).resolve().parents[2]

@@ -141,7 +141,7 @@ def generate(table: str, text_col: str, num_col: str, scratch: Path) -> list[Hos
         "table_info(" + table + ")", "main.page_size=512", "trusted_schema=ON", "cell_size_check=ON",
     ):
         add("pragma", p, f"PRAGMA {p}", DENIED)
-    add("pragma", "after_select", f"SELECT 1; PRAGMA writable_schema=ON", MULTI)
+    add("pragma", "after_select", "SELECT 1; PRAGMA writable_schema=ON", MULTI)
     add("pragma", "tvf_user_version", "SELECT * FROM pragma_user_version", DENIED | RUNTIME | WRONG)
     add("pragma", "tvf_table_info", f"SELECT * FROM pragma_table_info('{table}')", DENIED | RUNTIME | WRONG)
 
@@ -173,8 +173,8 @@ def generate(table: str, text_col: str, num_col: str, scratch: Path) -> list[Hos
         "in_subquery": f"SELECT {s} FROM {t} WHERE {n} IN ({inf} SELECT x FROM r WHERE x < 0)",
         "string_growth": "WITH RECURSIVE r(x) AS (SELECT 'a' UNION ALL SELECT x || x FROM r) SELECT length(x) FROM r",
         "union_dedup": "WITH RECURSIVE r(x) AS (SELECT 1 UNION SELECT x + 1 FROM r) SELECT count(*) FROM r",
-        "two_level": f"WITH RECURSIVE a(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM a), "
-                     f"b(y) AS (SELECT 1 UNION ALL SELECT y + 1 FROM b) SELECT count(*) FROM a, b",
+        "two_level": "WITH RECURSIVE a(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM a), "
+                     "b(y) AS (SELECT 1 UNION ALL SELECT y + 1 FROM b) SELECT count(*) FROM a, b",
         "group_concat": f"{inf} SELECT group_concat(x) FROM r",
         "fenced": f"```sql\n{inf} SELECT sum(x) FROM r\n```",
     }.items():
@@ -313,7 +313,7 @@ def generate(table: str, text_col: str, num_col: str, scratch: Path) -> list[Hos
     # --- 100-statement scripts ----------------------------------------------------------
     add("script", "100_selects", "SELECT 1; " * 100, MULTI)
     add("script", "100_deletes", f"DELETE FROM {t}; " * 100, DENIED)
-    add("script", "select_then_99_drops", f"SELECT 1; " + f"DROP TABLE {t}; " * 99, MULTI)
+    add("script", "select_then_99_drops", "SELECT 1; " + f"DROP TABLE {t}; " * 99, MULTI)
     add("script", "100_mixed_lines", "\n".join(
         [f"SELECT {s} FROM {t};", f"UPDATE {t} SET {n} = {n} + 1;", "PRAGMA user_version = 1;", "VACUUM;"] * 25), MULTI)
     add("script", "transaction_100", "BEGIN;\n" + f"INSERT INTO {t} ({s}) VALUES ('x');\n" * 98 + "COMMIT;", DENIED)

@@ -8,14 +8,13 @@ timeout may depend on that.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
-
-import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 

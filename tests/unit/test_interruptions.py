@@ -540,7 +540,7 @@ def test_cache_survives_concurrent_writers_and_a_writer_killed_mid_transaction(t
     victim.wait(timeout=30)
     assert victim.returncode == -signal.SIGKILL
     committed = max(committed, *(int(x) + 1 for x in victim.stdout.read().split() or ["-1"]))
-    for tag, proc in writers.items():
+    for proc in writers.values():
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-2000:]
         assert out.split() == [str(b) for b in range(40)]

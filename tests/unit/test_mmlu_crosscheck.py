@@ -4,9 +4,9 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+from tiny_models import mistral_tokenizer, mmlu_data_dir, tiny_mistral
 
 from metrics.mmlu_scoring import QuestionScore
-from tiny_models import mistral_tokenizer, mmlu_data_dir, tiny_mistral
 from tradeoff.lmeval_crosscheck import (
     CrosscheckResult,
     LmevalCase,

@@ -5,8 +5,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from tiny_models import mmlu_data_dir
+
 from tradeoff.mmlu_data import (
     MMLUDataError,
     MMLUQuestion,

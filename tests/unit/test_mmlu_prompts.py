@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-
 from tiny_models import mmlu_data_dir
+
 from tradeoff.lmeval_crosscheck import build_lmeval_task
 from tradeoff.mmlu_data import MMLUQuestion, load_split
 from tradeoff.mmlu_prompts import continuations, fewshot_prefix, full_prompt, question_text

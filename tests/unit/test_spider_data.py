@@ -37,10 +37,10 @@ def test_bad_directories_are_one_clear_error(tmp_path, spider_dir):
 def test_malformed_json(spider_dir):
     (spider_dir / "dev.json").write_text("[{not json")
     with pytest.raises(UserError, match="not valid JSON"):
-        SpiderData(spider_dir).dev
+        _ = SpiderData(spider_dir).dev
     (spider_dir / "dev.json").write_text('[{"db_id": 1}]')
     with pytest.raises(UserError, match="entry 0 lacks"):
-        SpiderData(spider_dir).dev
+        _ = SpiderData(spider_dir).dev
 
 
 def test_checksums_cover_files_and_databases(spider_dir):

@@ -56,7 +56,7 @@ def mistral_tokenizer_file() -> Path:
     return target
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mistral_tokenizer():
     """The real Mistral-7B (v0.1/v0.2, 32k vocabulary) tokenizer, built offline.
 
@@ -82,7 +82,7 @@ _BPE_CORPUS = (
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bytelevel_tokenizer():
     """A small GPT-2-style byte-level BPE (like SmolLM2's) that merges "\\n\\n" into one token.
 
