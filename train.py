@@ -5,6 +5,7 @@ The adapter lands where `pytest --model v1` looks for it (models/<base>/<experim
 Works unchanged under `accelerate launch train.py ...` and `torchrun train.py ...`.
 Every user error is one line on stderr and exit status 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,13 +30,17 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--experiment", required=True, help="an experiment declared in experiments.toml (v1, v2, ...)")
-    p.add_argument("--base-model", default=None, help="base_models key; default: $TRADEOFF_BASE_MODEL or defaults.base_model")
+    p.add_argument(
+        "--base-model", default=None, help="base_models key; default: $TRADEOFF_BASE_MODEL or defaults.base_model"
+    )
     p.add_argument("--spider-dir", default=None, help="Spider directory; default: $SPIDER_DIR or ../shared/data/spider")
     p.add_argument("--experiments-file", default=None, help="default: $TRADEOFF_EXPERIMENTS or ./experiments.toml")
     p.add_argument("--output-root", default=None, help="models root; default: $TRADEOFF_MODELS_DIR or ./models")
     p.add_argument("--limit", type=int, default=None, help="train on the first N examples after a seeded shuffle")
     p.add_argument("--max-steps", type=int, default=None, help="stop after N optimizer steps (overrides epochs)")
-    p.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps (default: every 10%% of the run)")
+    p.add_argument(
+        "--save-steps", type=int, default=None, help="checkpoint every N steps (default: every 10%% of the run)"
+    )
     p.add_argument(
         "--resume",
         action=argparse.BooleanOptionalAction,

@@ -11,6 +11,7 @@ Goal: prefix reuse >= 2x lm-eval's questions/s. Exit status 1 if under 99% of pr
 does not depend on the weights), so a Mistral-7B-shaped model can be timed on a GPU machine
 that has its config and tokenizer but no checkpoint.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,16 @@ GOAL_SPEEDUP = 2.0
 def _timed_ours(args: argparse.Namespace, model, tokenizer, subjects, reuse: bool) -> tuple[list[QuestionScore], float]:
     start = time.perf_counter()
     scores = score_mmlu(
-        model, tokenizer, args.mmlu_dir, subjects, args.split, args.shots, args.formulation,
-        args.limit, args.batch_size, reuse_prefix=reuse,
+        model,
+        tokenizer,
+        args.mmlu_dir,
+        subjects,
+        args.split,
+        args.shots,
+        args.formulation,
+        args.limit,
+        args.batch_size,
+        reuse_prefix=reuse,
     )
     return scores, time.perf_counter() - start
 
@@ -95,11 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu threads={torch.get_num_threads()}"
     print(f"machine  {platform.machine()} {where} torch={torch.__version__}")
-    print(f"setup    model={args.model}{' (random weights)' if args.random_weights else ''} dtype={args.dtype} "
-          f"subjects={len(subjects)} questions={n} shots={args.shots} formulation={args.formulation} "
-          f"batch={args.batch_size}")
-    print(f"{'scorer':<24}{'seconds':>9}{'q/s':>9}{'vs lm-eval':>12}{'identical':>12}{'max|dll|':>10}"
-          f"{'worst flip margin':>19}")
+    print(
+        f"setup    model={args.model}{' (random weights)' if args.random_weights else ''} dtype={args.dtype} "
+        f"subjects={len(subjects)} questions={n} shots={args.shots} formulation={args.formulation} "
+        f"batch={args.batch_size}"
+    )
+    print(
+        f"{'scorer':<24}{'seconds':>9}{'q/s':>9}{'vs lm-eval':>12}{'identical':>12}{'max|dll|':>10}"
+        f"{'worst flip margin':>19}"
+    )
     ok = True
     for name, scores, seconds in (
         ("ours (prefix reuse)", reuse, t_reuse),
@@ -115,11 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             # has a margin near the log-likelihood noise, a scoring bug does not.
             gaps = [_top2_gap(lm.cases[c].loglikelihoods) for c in mismatched if c in lm.cases]
             margin = f"{max(gaps, default=0.0):.2g}"
-        print(f"{name:<24}{seconds:>9.2f}{n / seconds:>9.2f}{lm.seconds / seconds:>11.2f}x{same:>12}{diff:>10}"
-              f"{margin:>19}")
+        print(
+            f"{name:<24}{seconds:>9.2f}{n / seconds:>9.2f}{lm.seconds / seconds:>11.2f}x{same:>12}{diff:>10}"
+            f"{margin:>19}"
+        )
     speedup = lm.seconds / t_reuse
-    print(f"goal     prefix reuse >= {GOAL_SPEEDUP:.0f}x lm-eval: {'met' if speedup >= GOAL_SPEEDUP else 'NOT met'} "
-          f"({speedup:.2f}x)")
+    print(
+        f"goal     prefix reuse >= {GOAL_SPEEDUP:.0f}x lm-eval: {'met' if speedup >= GOAL_SPEEDUP else 'NOT met'} "
+        f"({speedup:.2f}x)"
+    )
     return 0 if ok else 1
 
 

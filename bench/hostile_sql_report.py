@@ -48,7 +48,9 @@ def run_db(label: str, db: Path, table: str, text_col: str, num_col: str, gold: 
     wall = time.perf_counter() - start
     after = db.read_bytes()
     return {
-        "label": label, "n": len(corpus), "wall": wall,
+        "label": label,
+        "n": len(corpus),
+        "wall": wall,
         "bound": len(corpus) * (LIMITS.timeout_s + HARD_GRACE_S),
         "crashes": sum(o.crash is not None for o in outcomes),
         "nonzero": sum(o.score != 0.0 for o in outcomes),
@@ -56,7 +58,8 @@ def run_db(label: str, db: Path, table: str, text_col: str, num_col: str, gold: 
         "empty_reason": sum(not o.reason.strip() for o in outcomes),
         "categories": Counter(o.failure for o in outcomes),
         "families": Counter(o.case.family for o in outcomes),
-        "changed": changed_bytes(before, after), "same_sha": sha(db) == hashlib.sha256(before).hexdigest(),
+        "changed": changed_bytes(before, after),
+        "same_sha": sha(db) == hashlib.sha256(before).hexdigest(),
         "new_files": sorted(set(os.listdir(db.parent)) - set(files)),
         "slowest": max(outcomes, key=lambda o: o.elapsed_s),
     }
@@ -76,18 +79,34 @@ def main() -> None:
         spider.chmod(0o644)
         synthetic = make_synthetic_db(Path(tmp) / "b" / "people.sqlite")
         runs = [
-            run_db("Spider concert_singer (copy)", spider, "singer", "Name", "Age",
-                   "SELECT Name, Country FROM singer ORDER BY Age DESC"),
-            run_db("synthetic, WAL mode", synthetic, "people", "name", "n",
-                   "SELECT name, n FROM people ORDER BY n DESC, id"),
+            run_db(
+                "Spider concert_singer (copy)",
+                spider,
+                "singer",
+                "Name",
+                "Age",
+                "SELECT Name, Country FROM singer ORDER BY Age DESC",
+            ),
+            run_db(
+                "synthetic, WAL mode",
+                synthetic,
+                "people",
+                "name",
+                "n",
+                "SELECT name, n FROM people ORDER BY n DESC, id",
+            ),
         ]
         print(f"## Hostile corpus (timeout {LIMITS.timeout_s} s, hard grace {HARD_GRACE_S} s)\n")
-        print("| database | cases | crashes | score != 0 | unexpected category | empty reason | bytes changed | sha256 same | new files | wall s | bound s (n x 0.75) | slowest case |")
+        print(
+            "| database | cases | crashes | score != 0 | unexpected category | empty reason | bytes changed | sha256 same | new files | wall s | bound s (n x 0.75) | slowest case |"
+        )
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in runs:
-            print(f"| {r['label']} | {r['n']} | {r['crashes']} | {r['nonzero']} | {len(r['unexpected'])} | "
-                  f"{r['empty_reason']} | {r['changed']} | {r['same_sha']} | {len(r['new_files'])} | "
-                  f"{r['wall']:.1f} | {r['bound']:.0f} | {r['slowest'].case.name} {r['slowest'].elapsed_s:.2f} s |")
+            print(
+                f"| {r['label']} | {r['n']} | {r['crashes']} | {r['nonzero']} | {len(r['unexpected'])} | "
+                f"{r['empty_reason']} | {r['changed']} | {r['same_sha']} | {len(r['new_files'])} | "
+                f"{r['wall']:.1f} | {r['bound']:.0f} | {r['slowest'].case.name} {r['slowest'].elapsed_s:.2f} s |"
+            )
         cats = sorted(set().union(*(r["categories"] for r in runs)), key=str)
         print("\n| failure category | " + " | ".join(r["label"] for r in runs) + " |")
         print("|---|" + "---|" * len(runs))
@@ -109,7 +128,9 @@ def main() -> None:
                 p = peaks[name]
                 extra = (max(p["hwm_kb"], p["maxrss_kb"]) - base) / 1024
                 outcome = p["failure"] or ("ok" if mode == "score" else p["reason"])
-                print(f"| {name} | {outcome} | {p['hwm_kb'] / 1024:.0f} | {p['maxrss_kb'] / 1024:.0f} | {extra:.0f} | {p['elapsed_s']:.2f} |")
+                print(
+                    f"| {name} | {outcome} | {p['hwm_kb'] / 1024:.0f} | {p['maxrss_kb'] / 1024:.0f} | {extra:.0f} | {p['elapsed_s']:.2f} |"
+                )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ real model predictions of any results JSON given with --results. Each pair is sc
 exec` calls it (the prediction flattened to one line, " value " -> " 1 ") and by our
 ExecutionAccuracy; the script prints how many verdicts agree and lists every disagreement.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,9 @@ def variants(gold: str) -> dict[str, str]:
     if _DIRECTION.search(gold):
         out["order reversed"] = _DIRECTION.sub(lambda m: "DESC" if m.group(1).lower() == "asc" else "ASC", gold)
     elif re.search(r"order\s+by", gold, re.IGNORECASE):
-        out["order reversed"] = re.sub(r"(order\s+by\s+[^;]*?)(\s+limit\b|\s*;?\s*$)", r"\1 DESC\2", gold,
-                                       count=1, flags=re.IGNORECASE)
+        out["order reversed"] = re.sub(
+            r"(order\s+by\s+[^;]*?)(\s+limit\b|\s*;?\s*$)", r"\1 DESC\2", gold, count=1, flags=re.IGNORECASE
+        )
     if _LIMIT.search(gold):
         out["limit dropped"] = _LIMIT.sub("", gold)
     if ">=" in gold or "<=" in gold:
@@ -72,8 +74,11 @@ def flatten(sql: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--official-dir", type=Path, required=True, help="checkout of taoyds/test-suite-sql-eval")
-    parser.add_argument("--spider-dir", type=Path,
-                        default=Path(os.environ.get("SPIDER_DIR", REPO.parent / "shared" / "data" / "spider")))
+    parser.add_argument(
+        "--spider-dir",
+        type=Path,
+        default=Path(os.environ.get("SPIDER_DIR", REPO.parent / "shared" / "data" / "spider")),
+    )
     parser.add_argument("--results", type=Path, nargs="*", default=[], help="results JSON files with model predictions")
     parser.add_argument("--limit", type=int, help="only the first N dev examples")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
@@ -94,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         for case in json.loads(path.read_text(encoding="utf-8")).get("cases", []):
             props = case.get("props") or {}
             if case.get("suite") == "spider" and case.get("case_id") in by_id and props.get("prediction"):
-                pairs.append((case["case_id"], f"model ({path.stem})", by_id[case["case_id"]]["query"], props["prediction"]))
+                pairs.append(
+                    (case["case_id"], f"model ({path.stem})", by_id[case["case_id"]]["query"], props["prediction"])
+                )
 
     agree, disagreements, official_crashes = 0, [], []
     kinds: dict[str, list[int]] = {}
@@ -109,25 +116,44 @@ def main(argv: list[str] | None = None) -> int:
             official_crashes.append({"case": case_id, "kind": kind, "prediction": pred, "error": repr(exc)})
             continue
         metric = ExecutionAccuracy()
-        ours = metric.measure(LLMTestCase(input="q", actual_output=flatten(pred), expected_output=gold,
-                                          metadata={"db_path": str(db)}))
+        ours = metric.measure(
+            LLMTestCase(input="q", actual_output=flatten(pred), expected_output=gold, metadata={"db_path": str(db)})
+        )
         tally = kinds.setdefault(kind, [0, 0])
         tally[1] += 1
         if int(ours) == int(official):
             agree += 1
             tally[0] += 1
         else:
-            disagreements.append({"case": case_id, "kind": kind, "gold": gold, "prediction": pred,
-                                  "official": int(official), "ours": int(ours), "reason": metric.reason})
+            disagreements.append(
+                {
+                    "case": case_id,
+                    "kind": kind,
+                    "gold": gold,
+                    "prediction": pred,
+                    "official": int(official),
+                    "ours": int(ours),
+                    "reason": metric.reason,
+                }
+            )
     compared = agree + len(disagreements)
-    figures: dict[str, Any] = {"pairs": len(pairs), "compared": compared, "agree": agree,
-                               "by_kind": {k: {"agree": a, "compared": n} for k, (a, n) in kinds.items()},
-                               "disagreements": disagreements, "official_crashes": official_crashes}
-    print(f"{agree}/{compared} verdicts equal to the official evaluator's ({len(official_crashes)} pairs where it raised)")
+    figures: dict[str, Any] = {
+        "pairs": len(pairs),
+        "compared": compared,
+        "agree": agree,
+        "by_kind": {k: {"agree": a, "compared": n} for k, (a, n) in kinds.items()},
+        "disagreements": disagreements,
+        "official_crashes": official_crashes,
+    }
+    print(
+        f"{agree}/{compared} verdicts equal to the official evaluator's ({len(official_crashes)} pairs where it raised)"
+    )
     for kind, (a, n) in kinds.items():
         print(f"  {kind:<22} {a}/{n}")
     for d in disagreements:
-        print(f"  DIFFERENT {d['case']} [{d['kind']}] official {d['official']} ours {d['ours']}: {d['prediction']} ({d['reason']})")
+        print(
+            f"  DIFFERENT {d['case']} [{d['kind']}] official {d['official']} ours {d['ours']}: {d['prediction']} ({d['reason']})"
+        )
     for c in official_crashes:
         print(f"  official evaluator raised on {c['case']} [{c['kind']}]: {c['error']}")
     if args.json:

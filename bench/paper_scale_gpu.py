@@ -11,6 +11,7 @@ tokens/s and MFU). Baselines run on a sample and are extrapolated; the output sa
 `--tiny` runs the same code on a 2-layer model on the CPU to check it before using a GPU.
 Random weights give meaningless answers but the exact compute of the real model.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,12 +45,30 @@ def mistral_7b_config(tiny: bool) -> Any:
     from transformers import MistralConfig
 
     if tiny:
-        return MistralConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                             intermediate_size=128, vocab_size=32000, rope_theta=1e6, sliding_window=None)
+        return MistralConfig(
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            intermediate_size=128,
+            vocab_size=32000,
+            rope_theta=1e6,
+            sliding_window=None,
+        )
     # mistralai/Mistral-7B-Instruct-v0.2's config.json
-    return MistralConfig(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
-                         intermediate_size=14336, vocab_size=32000, rope_theta=1e6, max_position_embeddings=32768,
-                         sliding_window=None, rms_norm_eps=1e-5, tie_word_embeddings=False)
+    return MistralConfig(
+        hidden_size=4096,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        intermediate_size=14336,
+        vocab_size=32000,
+        rope_theta=1e6,
+        max_position_embeddings=32768,
+        sliding_window=None,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=False,
+    )
 
 
 def build_model(tiny: bool, device: str) -> Any:
@@ -131,11 +150,16 @@ def bench_mmlu(model: Any, tok: Any, mmlu_dir: Path, limit: int | None, sample: 
         "speedup_vs_four_forwards": (n / t_reuse) / (n_four / t_four),
         "identical_predictions_vs_no_reuse": f"{same}/{len(plain)}",
         "max_abs_loglik_diff_vs_no_reuse": max_diff,
-        "extrapolated_full_test_s": {"no_reuse": 14042 / (len(plain) / t_plain), "four_forwards": 14042 / (n_four / t_four)},
+        "extrapolated_full_test_s": {
+            "no_reuse": 14042 / (len(plain) / t_plain),
+            "four_forwards": 14042 / (n_four / t_four),
+        },
     }
 
 
-def bench_spider(model: Any, tok: Any, spider_dir: Path, new_tokens: int, batch: int, sample: int, limit: int | None) -> dict[str, Any]:
+def bench_spider(
+    model: Any, tok: Any, spider_dir: Path, new_tokens: int, batch: int, sample: int, limit: int | None
+) -> dict[str, Any]:
     data = SpiderData(spider_dir)
     shots = choose_fewshot(data.train(), 4)
     dev = data.dev[:limit] if limit else data.dev
@@ -143,7 +167,11 @@ def bench_spider(model: Any, tok: Any, spider_dir: Path, new_tokens: int, batch:
     lengths = [len(tok(p).input_ids) for p in prompts]
     fixed = {"min_new_tokens": new_tokens}
     outs: list[str] = []
-    _, t_batched = timed(lambda: generate_batched(model, tok, prompts, new_tokens, batch, lambda i, x: outs.extend(g.text for g in x), **fixed))
+    _, t_batched = timed(
+        lambda: generate_batched(
+            model, tok, prompts, new_tokens, batch, lambda i, x: outs.extend(g.text for g in x), **fixed
+        )
+    )
     few = prompts[:sample]
     _, t_single = timed(lambda: generate_batched(model, tok, few, new_tokens, 1, lambda i, x: None, **fixed))
     # Decode step time: the same two batches with 1 and with `new_tokens` new tokens.
@@ -177,12 +205,16 @@ def bench_train(model: Any, tok: Any, spider_dir: Path, steps: int, warmup: int,
     from peft import LoraConfig, get_peft_model
 
     data = SpiderData(spider_dir)
-    lora = get_peft_model(model, LoraConfig(r=4, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"],
-                                            task_type="CAUSAL_LM"))
+    lora = get_peft_model(
+        model,
+        LoraConfig(r=4, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    )
     trainable = sum(p.numel() for p in lora.parameters() if p.requires_grad)
     total = sum(p.numel() for p in lora.parameters())
-    texts = [render(tok, chat_messages(data, e.db_id, e.question, answer=e.query), add_generation_prompt=False)
-             for e in data.train()[: 4 * (steps + warmup)]]
+    texts = [
+        render(tok, chat_messages(data, e.db_id, e.question, answer=e.query), add_generation_prompt=False)
+        for e in data.train()[: 4 * (steps + warmup)]
+    ]
     batches = [texts[i : i + 4] for i in range(0, len(texts), 4)]
     opt = torch.optim.AdamW([p for p in lora.parameters() if p.requires_grad], lr=2e-4)
     lora.train()
@@ -249,18 +281,32 @@ def main() -> int:
     figures: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu",
-        "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__,
-                     "peft": __import__("peft").__version__, "python": platform.python_version()},
-        "model": "MistralForCausalLM, Mistral-7B-Instruct-v0.2 config, random weights" + (" (tiny)" if args.tiny else ", bf16"),
+        "versions": {
+            "torch": torch.__version__,
+            "transformers": __import__("transformers").__version__,
+            "peft": __import__("peft").__version__,
+            "python": platform.python_version(),
+        },
+        "model": "MistralForCausalLM, Mistral-7B-Instruct-v0.2 config, random weights"
+        + (" (tiny)" if args.tiny else ", bf16"),
         "model_build_s": t_build,
     }
     parts = args.parts.split(",")
     if "mmlu" in parts:
-        figures["mmlu"] = bench_mmlu(model, tok, args.mmlu_dir, 2 if args.tiny else None, 8 if args.tiny else 64, args.mmlu_batch)
+        figures["mmlu"] = bench_mmlu(
+            model, tok, args.mmlu_dir, 2 if args.tiny else None, 8 if args.tiny else 64, args.mmlu_batch
+        )
         checkpoint(figures, args.out)
     if "spider" in parts:
-        figures["spider"] = bench_spider(model, tok, args.spider_dir, 8 if args.tiny else args.new_tokens,
-                                         4 if args.tiny else args.spider_batch, 2 if args.tiny else 16, 12 if args.tiny else None)
+        figures["spider"] = bench_spider(
+            model,
+            tok,
+            args.spider_dir,
+            8 if args.tiny else args.new_tokens,
+            4 if args.tiny else args.spider_batch,
+            2 if args.tiny else 16,
+            12 if args.tiny else None,
+        )
         checkpoint(figures, args.out)
     if "train" in parts:
         figures["train"] = bench_train(model, tok, args.spider_dir, 2 if args.tiny else 20, 1 if args.tiny else 5, 1024)

@@ -8,6 +8,7 @@ For every scorable dev gold query it reports: whether the official rewrite chang
 rules (the official substring test, our outermost-query test) disagree. The figures in
 docs/spider-official.md come from this command.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,11 @@ from metrics.sandbox import QueryLimits, sandbox_for  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spider-dir", type=Path,
-                        default=Path(os.environ.get("SPIDER_DIR", REPO.parent / "shared" / "data" / "spider")))
+    parser.add_argument(
+        "--spider-dir",
+        type=Path,
+        default=Path(os.environ.get("SPIDER_DIR", REPO.parent / "shared" / "data" / "spider")),
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     dev_path = args.spider_dir / "dev.json"
@@ -63,9 +67,14 @@ def main(argv: list[str] | None = None) -> int:
                     result_examples.append(f"{ex['db_id']}-{i:04d}: {gold}")
         if official_order != strict_order:
             counts["ORDER BY rules disagree"] += 1
-            order_examples.append(f"{ex['db_id']}-{i:04d} (substring {official_order}, outermost {strict_order}): {gold}")
-    figures = {"counts": dict(counts), "order_rule_disagreements": order_examples,
-               "gold_result_changed_examples": result_examples}
+            order_examples.append(
+                f"{ex['db_id']}-{i:04d} (substring {official_order}, outermost {strict_order}): {gold}"
+            )
+    figures = {
+        "counts": dict(counts),
+        "order_rule_disagreements": order_examples,
+        "gold_result_changed_examples": result_examples,
+    }
     width = max(len(k) for k in counts)
     for key, value in counts.items():
         print(f"{key:<{width}}  {value}")

@@ -4,6 +4,7 @@ matching, SQL extraction, hardness) and MMLU log-likelihood scoring.
 Names are imported lazily so that `metrics.mmlu_scoring` or `metrics.hardness` can be used
 where deepeval is not installed (e.g. a GPU box that only precomputes predictions).
 """
+
 from importlib import import_module
 from typing import Any
 

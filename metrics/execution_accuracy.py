@@ -166,8 +166,7 @@ def _resolve_db(metric: ExecutionAccuracy, test_case: LLMTestCase) -> Path:
     db_path = metric.db_path if metric.db_path is not None else meta.get("db_path")
     if db_path is None:
         raise GoldQueryError(
-            "no database: pass ExecutionAccuracy(db_path=...) or set "
-            "metadata['db_path'] on the test case"
+            "no database: pass ExecutionAccuracy(db_path=...) or set metadata['db_path'] on the test case"
         )
     return Path(db_path)
 
@@ -186,9 +185,7 @@ class _Runner:
         return self.results[key]
 
 
-def _verdict(
-    runner: _Runner, dbs: list[Path], golds: list[list[tuple]], pred_sql: str, order_matters: bool
-) -> Verdict:
+def _verdict(runner: _Runner, dbs: list[Path], golds: list[list[tuple]], pred_sql: str, order_matters: bool) -> Verdict:
     """Pass only if the prediction matches the gold result on every database."""
     vacuous = True
     for db, gold in zip(dbs, golds):
@@ -200,7 +197,9 @@ def _verdict(
         try:
             same = results_match(gold, result.rows, order_matters, deadline)
         except MatchTimeout:
-            return Verdict(False, "timeout", f"timeout: comparing the results took longer than {runner.limits.timeout_s:g} s")
+            return Verdict(
+                False, "timeout", f"timeout: comparing the results took longer than {runner.limits.timeout_s:g} s"
+            )
         if not same:
             where = f" on {db.name}" if len(dbs) > 1 else ""
             order = " (row order matters: gold orders its rows)" if order_matters else ""
@@ -248,8 +247,11 @@ def _score(metric: ExecutionAccuracy, test_case: LLMTestCase) -> float:
     first = runner.run(dbs[0], metric.predicted_sql)
     metric.set_match = first.rows is not None and set_match(golds["strict"][0], first.rows)
     pred_official = official_prediction(metric.predicted_sql)
-    if (pred_official == metric.predicted_sql and gold_texts["official"] == gold_sql
-            and metric.order_matters == gold_orders_rows(gold_sql)):
+    if (
+        pred_official == metric.predicted_sql
+        and gold_texts["official"] == gold_sql
+        and metric.order_matters == gold_orders_rows(gold_sql)
+    ):
         return _finish(metric, strict)  # the same queries and rule: the same verdict, computed once
     official = _verdict(runner, dbs, golds["official"], pred_official, metric.order_matters)
     return _finish(metric, official)

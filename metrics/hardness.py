@@ -77,9 +77,7 @@ def _count_others(sql: dict) -> int:
     agg += _count_agg(sql["groupBy"])
     if sql["orderBy"]:
         val_units = sql["orderBy"][1]
-        agg += _count_agg(
-            [vu[1] for vu in val_units if vu[1]] + [vu[2] for vu in val_units if vu[2]]
-        )
+        agg += _count_agg([vu[1] for vu in val_units if vu[1]] + [vu[2] for vu in val_units if vu[2]])
     agg += _count_agg(sql["having"])
     return sum(
         [

@@ -5,6 +5,7 @@ micro = correct / questions (what lm-eval's `mmlu` and category groups report, w
 macro = mean of per-subject accuracies (every subject counts the same, so the 1534-question
 professional_law does not dominate). With a `--limit` per subject the two coincide.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -77,9 +78,7 @@ def _group(accs: list[Accuracy]) -> GroupAccuracy:
     )
 
 
-def summarize(
-    outcomes: Iterable[tuple[str, bool]], category: Callable[[str], str] = category_of
-) -> MMLUSummary:
+def summarize(outcomes: Iterable[tuple[str, bool]], category: Callable[[str], str] = category_of) -> MMLUSummary:
     """Aggregate (subject, correct) pairs; `category` maps a subject to its lm-eval category."""
     subjects = per_subject_accuracy(outcomes)
     by_category: dict[str, list[Accuracy]] = defaultdict(list)

@@ -20,6 +20,7 @@ The cached tokens are the longest token prefix shared by the prefix's own encodi
 row's encoding, so a tokenizer that merges across the boundary (byte-level BPE joins "\\n\\n"
 differently at the end of a string) just caches a little less instead of scoring wrong tokens.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -118,7 +119,7 @@ def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[i
         context = context[:-n_spaces]
     whole = tok_encode(tokenizer, context + continuation)
     ctx = tok_encode(tokenizer, context)
-    return ctx, whole[len(ctx):]
+    return ctx, whole[len(ctx) :]
 
 
 # ----------------------------------------------------------------------------- plan

@@ -75,9 +75,7 @@ READ_ONLY_PRAGMAS = frozenset(
 # therefore declared when the connection opens, before the authorizer is installed.
 _DECLARED_VTABS = tuple(f"pragma_{name}" for name in sorted(READ_ONLY_PRAGMAS)) + ("json_each", "json_tree")
 _PRAGMA_TABLE = re.compile(r"\bpragma_(\w+)", re.IGNORECASE)
-_DENIED_FUNCTIONS = frozenset(
-    {"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit", "sqlite_dbpage"}
-)
+_DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit", "sqlite_dbpage"})
 _ACTION_NAMES = {
     getattr(sqlite3, f"SQLITE_{name}"): name
     for name in (
@@ -154,9 +152,7 @@ class _Session:
         self.sql_text: str | None = None
         self.conn = _open(db_path, limits, self._authorize, self._past_deadline)
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self.thread = threading.Thread(
-            target=self._serve, name=f"sql-sandbox:{db_path.name}", daemon=True
-        )
+        self.thread = threading.Thread(target=self._serve, name=f"sql-sandbox:{db_path.name}", daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
@@ -324,8 +320,7 @@ class Sandbox:
             self._session = None
         return (
             "timeout",
-            f"query ran longer than {self.limits.timeout_s:g} s "
-            "(stuck inside one SQLite call; connection abandoned)",
+            f"query ran longer than {self.limits.timeout_s:g} s (stuck inside one SQLite call; connection abandoned)",
             None,
         )
 
@@ -365,9 +360,7 @@ def _precheck(sql: Any) -> None:
     word = _FIRST_WORD.match(sql, start)
     keyword = word.group(0).lower() if word else ""
     if keyword in _OTHER_STATEMENTS:
-        raise _Rejected(
-            "denied", f"only SELECT/WITH/VALUES queries may run, got {keyword.upper()}"
-        )
+        raise _Rejected("denied", f"only SELECT/WITH/VALUES queries may run, got {keyword.upper()}")
 
 
 def _skip_comments(sql: str) -> int:

@@ -28,6 +28,7 @@ class Extracted(NamedTuple):
     sql: str
     more_statements: bool
 
+
 _END_TOKENS = re.compile(
     r"<\|im_end\|>|<\|endoftext\|>|<\|end_of_text\|>|<\|eot_id\|>|<\|end\|>"
     r"|<\|EOT\|>|</s>|<eos>|<end_of_turn>"

@@ -4,6 +4,7 @@ results JSON and the pytest-html report, prints the summary, and applies the exi
 Failing cases are the measurement, so they do not fail the run: the exit status is 0 when
 every suite's pass rate is at least --min-pass-rate and nothing errored, else 1.
 """
+
 from __future__ import annotations
 
 import json
@@ -175,16 +176,23 @@ def build_results(config: pytest.Config) -> dict[str, Any]:
         data = options.spider_data
         results["suites"]["spider"] = summarize_spider(spider)
         sums = data.checksums(sorted({r.props.get("db_id", r.case_id.rsplit("-", 1)[0]) for r in spider}))
-        results["data"] = {"spider_dir": str(options.spider_dir), "spider_sha256": sums,
-                           "spider_database_set": database_set_fingerprint(sums)}
+        results["data"] = {
+            "spider_dir": str(options.spider_dir),
+            "spider_sha256": sums,
+            "spider_database_set": database_set_fingerprint(sums),
+        }
     mmlu = [r for r in records if r.suite == "mmlu"]
     if mmlu:
         from tradeoff.mmlu_data import data_checksum
 
         results["suites"]["mmlu"] = summarize_mmlu(mmlu)
         subjects = sorted({r.props.get("subject", r.case_id.split("-")[0]) for r in mmlu})
-        results["settings"].update(mmlu_split=options.mmlu_split, mmlu_shots=options.mmlu_shots,
-                                   mmlu_limit=options.mmlu_limit, mmlu_formulations=options.mmlu_formulations)
+        results["settings"].update(
+            mmlu_split=options.mmlu_split,
+            mmlu_shots=options.mmlu_shots,
+            mmlu_limit=options.mmlu_limit,
+            mmlu_formulations=options.mmlu_formulations,
+        )
         results.setdefault("data", {}).update(
             mmlu_dir=str(options.mmlu_dir),
             mmlu_sha256=data_checksum(options.mmlu_dir, subjects, options.mmlu_split),
@@ -233,7 +241,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = _gate(results, get_options(config).min_pass_rate)
 
 
-
 def _comparison_report(results_dir: Path) -> str:
     """Rebuild the cross-model report from every results JSON in the results dir.
 
@@ -263,7 +270,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(line)
     if "mmlu" in results["suites"]:
         st = results["settings"]
-        for line in format_mmlu_summary(results["model"], results["suites"]["mmlu"], st["mmlu_split"], st["mmlu_shots"]):
+        for line in format_mmlu_summary(
+            results["model"], results["suites"]["mmlu"], st["mmlu_split"], st["mmlu_shots"]
+        ):
             terminalreporter.write_line(line)
     terminalreporter.write_line(f"results JSON: {path}")
     if config.getoption("htmlpath", None):

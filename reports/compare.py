@@ -4,6 +4,7 @@ Reads `<results-dir>/results/*.json`, compares each fine-tuned model with the ba
 the same base weights, and writes `<out>/report/index.html` (self-contained) and
 `<out>/report/summary.md`. Cheap enough to rerun after every benchmark run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,14 @@ def build_report(
     results_dir = Path(results_dir)
     out_dir = Path(out_dir) if out_dir is not None else results_dir
     training = Path(training_dir) if training_dir is not None else settings.models_dir()
-    report = comparison.build(results_dir, base_label=base_label, training_dir=training,
-                              formulation=formulation, resamples=resamples, seed=seed)
+    report = comparison.build(
+        results_dir,
+        base_label=base_label,
+        training_dir=training,
+        formulation=formulation,
+        resamples=resamples,
+        seed=seed,
+    )
     figures = plots.figures(report)
     target = out_dir / "report"
     _write_atomic(target / "summary.md", render_markdown.render(report))
@@ -67,22 +74,44 @@ def main(argv: list[str] | None = None) -> int:
     from tradeoff import settings
 
     parser = argparse.ArgumentParser(prog="python -m reports.compare", description=__doc__.splitlines()[0])
-    parser.add_argument("--results-dir", type=Path, default=None,
-                        help=f"benchmark output dir holding results/*.json (default: ${settings.ENV_OUTPUT_DIR} or <repo>/out)")
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=None,
+        help=f"benchmark output dir holding results/*.json (default: ${settings.ENV_OUTPUT_DIR} or <repo>/out)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="where report/ is written (default: the results dir)")
     parser.add_argument("--base-label", default="base", help="preferred base-model results label (default: base)")
-    parser.add_argument("--training-dir", type=Path, default=None,
-                        help=f"training runs with run.json/loss.json (default: ${settings.ENV_MODELS_DIR} or <repo>/models)")
-    parser.add_argument("--mmlu-formulation", default=None, help="MMLU formulation of the trade-off plot (default: letter)")
-    parser.add_argument("--resamples", type=_positive_int, default=RESAMPLES, help=f"bootstrap resamples for macro averages (default: {RESAMPLES})")
+    parser.add_argument(
+        "--training-dir",
+        type=Path,
+        default=None,
+        help=f"training runs with run.json/loss.json (default: ${settings.ENV_MODELS_DIR} or <repo>/models)",
+    )
+    parser.add_argument(
+        "--mmlu-formulation", default=None, help="MMLU formulation of the trade-off plot (default: letter)"
+    )
+    parser.add_argument(
+        "--resamples",
+        type=_positive_int,
+        default=RESAMPLES,
+        help=f"bootstrap resamples for macro averages (default: {RESAMPLES})",
+    )
     parser.add_argument("--seed", type=int, default=SEED, help=f"bootstrap seed (default: {SEED})")
     args = parser.parse_args(argv)
     results_dir = args.results_dir or settings.output_dir()
     # a skipped results file is one `warning:` line, not a warning plus its source line
     warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
     try:
-        index = build_report(results_dir, args.out, base_label=args.base_label, training_dir=args.training_dir,
-                             formulation=args.mmlu_formulation, resamples=args.resamples, seed=args.seed)
+        index = build_report(
+            results_dir,
+            args.out,
+            base_label=args.base_label,
+            training_dir=args.training_dir,
+            formulation=args.mmlu_formulation,
+            resamples=args.resamples,
+            seed=args.seed,
+        )
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

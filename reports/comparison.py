@@ -7,6 +7,7 @@ both scored, so the number and its p-value always describe the same pairs. Runs 
 sets differ are flagged. Families of tests (categories, subjects, hardness levels) carry
 Holm-adjusted p-values, and significance is read off the adjusted value.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,10 +34,12 @@ from reports.statistics import (
     wilson_interval,
 )
 
-METHODS = ("Intervals: 95% Wilson score intervals for accuracies; 95% Newcombe hybrid score intervals "
-           "(method 10) for paired changes; stratified bootstrap for macro averages. Tests: McNemar exact on "
-           "the questions both models scored; within each family (hardness levels, categories, subjects) "
-           "p-values are Holm-adjusted and a change is bold only when its adjusted p is below 0.05.")
+METHODS = (
+    "Intervals: 95% Wilson score intervals for accuracies; 95% Newcombe hybrid score intervals "
+    "(method 10) for paired changes; stratified bootstrap for macro averages. Tests: McNemar exact on "
+    "the questions both models scored; within each family (hardness levels, categories, subjects) "
+    "p-values are Holm-adjusted and a change is bold only when its adjusted p is below 0.05."
+)
 
 HARDNESS = ("easy", "medium", "hard", "extra", "unknown")
 # Spider verdict variants, headline first (definitions: metrics/spider_variants.py).
@@ -162,7 +165,11 @@ def _strict_match(case: dict[str, Any]) -> bool:
     return bool((case.get("props") or {}).get("strict_match"))
 
 
-SPIDER_SCORE: dict[str, Callable[[dict[str, Any]], bool]] = {"official": _passed, "strict": _strict_match, "set": _set_match}
+SPIDER_SCORE: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "official": _passed,
+    "strict": _strict_match,
+    "set": _set_match,
+}
 SPIDER_PROP = {"strict": "strict_match", "set": "set_match"}  # variants read from a case property
 
 
@@ -251,7 +258,9 @@ def model_stats(run: Run, st: _Stats) -> ModelStats:
     return out
 
 
-def _pair(base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], score: Callable[[dict[str, Any]], bool]) -> tuple[list[bool], list[bool]]:
+def _pair(
+    base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], score: Callable[[dict[str, Any]], bool]
+) -> tuple[list[bool], list[bool]]:
     common = sorted(base.keys() & new.keys())
     return [score(base[i]) for i in common], [score(new[i]) for i in common]
 
@@ -264,8 +273,11 @@ def compare(base: ModelStats, new: ModelStats, st: _Stats) -> Comparison:
         for row in [r for r in ["overall", *HARDNESS] if r in base.spider or r in new.spider]:
             # A question's hardness is a property of its gold SQL: take the base run's.
             sub_a = {str(c["case_id"]): c for c in rows_a.get(row, [])}
-            out.spider[row] = {sem: st.change(*_pair(sub_a, b, score)) for sem, score in SPIDER_SCORE.items()
-                               if _has_variant(sem, a, b)}
+            out.spider[row] = {
+                sem: st.change(*_pair(sub_a, b, score))
+                for sem, score in SPIDER_SCORE.items()
+                if _has_variant(sem, a, b)
+            }
         _adjust(out.spider, [r for r in out.spider if r != "overall"])
         _note_coverage(out, "Spider", a, b)
         out.fixed, out.broken = flips(base.run, new.run, base.errors, new.errors)
@@ -275,8 +287,10 @@ def compare(base: ModelStats, new: ModelStats, st: _Stats) -> Comparison:
         out.mmlu[formulation] = {}
         for group in [g for g in base.mmlu[formulation] if g in new.mmlu[formulation]]:
             sub_a = {i: ca[i] for i in _ids(groups_a.get(group, []), ca)}
-            out.mmlu[formulation][group] = {"micro": st.change(*_pair(sub_a, cb, _passed)),
-                                            "macro": st.macro_change(sub_a, cb)}
+            out.mmlu[formulation][group] = {
+                "micro": st.change(*_pair(sub_a, cb, _passed)),
+                "macro": st.macro_change(sub_a, cb),
+            }
         _adjust(out.mmlu[formulation], [g for g in out.mmlu[formulation] if g != "overall"], "micro")
         subjects = []
         for subject in sorted(base.subjects[formulation].keys() & new.subjects[formulation].keys()):
@@ -289,9 +303,11 @@ def compare(base: ModelStats, new: ModelStats, st: _Stats) -> Comparison:
         _note_coverage(out, f"MMLU ({formulation})", ca, cb)
         pairs = max((ch.paired.counts.n for _, ch in subjects if ch.paired), default=0)
         if subjects and min_mcnemar_p(pairs) >= 0.05:
-            out.notes.append(f"MMLU ({formulation}) per subject: at most {pairs} paired questions per subject, too few for "
-                             f"any test to reach p < 0.05 (the smallest possible p is {min_mcnemar_p(pairs):.3f}); "
-                             "per-subject changes are exploratory.")
+            out.notes.append(
+                f"MMLU ({formulation}) per subject: at most {pairs} paired questions per subject, too few for "
+                f"any test to reach p < 0.05 (the smallest possible p is {min_mcnemar_p(pairs):.3f}); "
+                "per-subject changes are exploratory."
+            )
     out.mmlu = {f: out.mmlu[f] for f in _formulation_order(out.mmlu)}
     _note_settings(out)
     return out
@@ -339,12 +355,20 @@ def _note_settings(out: Comparison) -> None:
         else:
             differ = [key] if va and vb and va != vb else []
         if differ:
-            out.notes.append(f"data checksums differ ({', '.join(sorted(differ))}): the runs did not read the same data.")
+            out.notes.append(
+                f"data checksums differ ({', '.join(sorted(differ))}): the runs did not read the same data."
+            )
     sa, sb = da.get("settings") or {}, db.get("settings") or {}
     for key in ("spider_shots", "mmlu_split", "mmlu_shots", "max_new_tokens", "limit", "mmlu_limit"):
         if key in sa and key in sb and sa[key] != sb[key]:
-            why = (" The prompts differ, so the change is not the fine-tuning effect alone: add a base run with "
-                   f"{sb[key]} shots (e.g. --model base-0shot) as the control.") if key == "spider_shots" else ""
+            why = (
+                (
+                    " The prompts differ, so the change is not the fine-tuning effect alone: add a base run with "
+                    f"{sb[key]} shots (e.g. --model base-0shot) as the control."
+                )
+                if key == "spider_shots"
+                else ""
+            )
             out.notes.append(f"setting {key} differs: {out.base.label} {sa[key]!r}, {out.new.label} {sb[key]!r}.{why}")
 
 
@@ -380,7 +404,9 @@ def build(
     formulations = _formulation_order({f for m in stats.values() for f in m.mmlu})
     if formulation is None:
         formulation = formulations[0] if formulations else None
-    return Report(list(stats.values()), comparisons, unpaired, load_training_runs(training_dir), formulation, resamples, seed)
+    return Report(
+        list(stats.values()), comparisons, unpaired, load_training_runs(training_dir), formulation, resamples, seed
+    )
 
 
 def _short(value: Any, n: int = 12) -> str:
@@ -418,8 +444,10 @@ def _generators(made: Any) -> str:
         versions = " ".join(f"{k} {v}" for k, v in (proc.get("versions") or {}).items())
         git = proc.get("git") or {}
         commit = f"{_short(git.get('commit'))}{' dirty' if git.get('dirty') else ''}" if git.get("commit") else "-"
-        lines.append(f"{proc.get('device')} {proc.get('dtype')} batch {proc.get('batch_size')}, {versions}, "
-                     f"commit {commit}: {cases}")
+        lines.append(
+            f"{proc.get('device')} {proc.get('dtype')} batch {proc.get('batch_size')}, {versions}, "
+            f"commit {commit}: {cases}"
+        )
     return "; ".join(lines)
 
 
@@ -434,32 +462,46 @@ def metadata_rows(run: Run) -> list[tuple[str, str]]:
     else:
         spider_sum = _short(spider_sums)
     started = d.get("started")
-    started_s = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(started))) if isinstance(started, (int, float)) else "-"
+    started_s = (
+        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(started))) if isinstance(started, (int, float)) else "-"
+    )
     adapter_meta = ident.get("adapter_meta") or {}
     hardware = d.get("hardware") or {}
     project = d.get("project") or {}
-    commit = (f"{_short(project.get('commit'))}{' (dirty tree)' if project.get('dirty') else ''}"
-              if project.get("commit") else "-")
+    commit = (
+        f"{_short(project.get('commit'))}{' (dirty tree)' if project.get('dirty') else ''}"
+        if project.get("commit")
+        else "-"
+    )
     return [
         ("model", str(d.get("model", run.label))),
         ("base model", f"{d.get('base_model', '-')} ({ident.get('base') or d.get('base_source', '-')})"),
         ("base sha256", _short(ident.get("base_sha256"))),
         ("adapter sha256", _short(ident.get("adapter_sha256")) if ident.get("adapter_sha256") else "none (base model)"),
         ("experiment", str(adapter_meta.get("experiment") or ("-" if run.is_base else d.get("model", "-")))),
-        ("Spider", f"{settings.get('spider_split', 'dev')} split, {settings.get('spider_shots', '-')}-shot, max {settings.get('max_new_tokens', '-')} new tokens, "
-                   f"limit {settings.get('limit') if settings.get('limit') is not None else 'none'}"),
+        (
+            "Spider",
+            f"{settings.get('spider_split', 'dev')} split, {settings.get('spider_shots', '-')}-shot, max {settings.get('max_new_tokens', '-')} new tokens, "
+            f"limit {settings.get('limit') if settings.get('limit') is not None else 'none'}",
+        ),
         ("Spider cases", _counts(run, "spider")),
         ("Spider data sha256", spider_sum),
-        ("MMLU", f"{settings.get('mmlu_split', '-')} split, {settings.get('mmlu_shots', '-')}-shot, "
-                 f"formulations {', '.join(settings.get('mmlu_formulations') or run.mmlu_formulations()) or '-'}, "
-                 f"limit {settings.get('mmlu_limit') if settings.get('mmlu_limit') is not None else 'none'}"),
+        (
+            "MMLU",
+            f"{settings.get('mmlu_split', '-')} split, {settings.get('mmlu_shots', '-')}-shot, "
+            f"formulations {', '.join(settings.get('mmlu_formulations') or run.mmlu_formulations()) or '-'}, "
+            f"limit {settings.get('mmlu_limit') if settings.get('mmlu_limit') is not None else 'none'}",
+        ),
         ("MMLU cases", _counts(run, "mmlu")),
         ("MMLU data sha256", _short(data.get("mmlu_sha256"))),
         ("project commit (scoring)", commit),
         ("generated by", _generators(d.get("generated_by"))),
         ("scoring versions", ", ".join(f"{k} {v}" for k, v in (d.get("versions") or {}).items()) or "-"),
-        ("hardware", f"{hardware.get('machine', '-')}, {hardware.get('cpus', '-')} CPUs, {hardware.get('platform', '-')}"
-                     + (f", {hardware['accelerator']}" if hardware.get("accelerator") else "")),
+        (
+            "hardware",
+            f"{hardware.get('machine', '-')}, {hardware.get('cpus', '-')} CPUs, {hardware.get('platform', '-')}"
+            + (f", {hardware['accelerator']}" if hardware.get("accelerator") else ""),
+        ),
         ("started", started_s),
         ("duration", _duration(d.get("duration_s"))),
         ("results file", run.path.name),

@@ -13,6 +13,7 @@ double-quoted, unqualified name that is not a known column or table becomes a st
 Known names come from the database schema when tables.json is at hand, else from the names
 either query uses unquoted.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,15 @@ CATEGORIES: dict[str, str] = {
     "wrong_condition": "wrong condition (WHERE)",
     "other": "other",
 }
-EXECUTION_FAILURES = ("syntax_error", "multiple_statements", "runtime_error", "timeout", "too_many_rows", "denied", "empty_output")
+EXECUTION_FAILURES = (
+    "syntax_error",
+    "multiple_statements",
+    "runtime_error",
+    "timeout",
+    "too_many_rows",
+    "denied",
+    "empty_output",
+)
 
 
 def parse_sql(sql: str) -> exp.Expression | None:
@@ -186,9 +195,7 @@ def features(tree: exp.Expression) -> Features:
     top = _top_selects(tree)
     negations = sum(isinstance(n.this, (exp.In, exp.Exists)) for n in tree.find_all(exp.Not))
     negations += sum(1 for _ in tree.find_all(exp.Except))
-    aggregates = [
-        (type(a).__name__.lower(), isinstance(a.this, exp.Distinct)) for a in tree.find_all(exp.AggFunc)
-    ]
+    aggregates = [(type(a).__name__.lower(), isinstance(a.this, exp.Distinct)) for a in tree.find_all(exp.AggFunc)]
     group_by, order_limit, conditions, projection = [], [], [], []
     for select in selects:
         group = select.args.get("group")
@@ -199,7 +206,9 @@ def features(tree: exp.Expression) -> Features:
             group_by += [f"having:{a}" for a in _condition_atoms(having.this)]
         order = select.args.get("order")
         if order is not None:
-            order_limit += [f"order:{_shape(o.this)}:{'desc' if o.args.get('desc') else 'asc'}" for o in order.expressions]
+            order_limit += [
+                f"order:{_shape(o.this)}:{'desc' if o.args.get('desc') else 'asc'}" for o in order.expressions
+            ]
         for clause in ("limit", "offset"):
             node = select.args.get(clause)
             if node is not None:
@@ -215,7 +224,10 @@ def features(tree: exp.Expression) -> Features:
             projection.append("DISTINCT")
         for e in select.expressions:
             e = e.this if isinstance(e, exp.Alias) else e
-            names = sorted({c.name.lower() for c in e.find_all(exp.Column)} | ({"*"} if any(True for _ in e.find_all(exp.Star)) else set()))
+            names = sorted(
+                {c.name.lower() for c in e.find_all(exp.Column)}
+                | ({"*"} if any(True for _ in e.find_all(exp.Star)) else set())
+            )
             projection.append(",".join(names) if names else _shape(e))
     literals = [
         _literal_value(lit)
@@ -278,7 +290,9 @@ def structural_differences(pred: exp.Expression, gold: exp.Expression) -> list[s
     return found
 
 
-def classify(prediction: str | None, gold: str, failure: str | None = None, known_names: set[str] | None = None) -> list[str]:
+def classify(
+    prediction: str | None, gold: str, failure: str | None = None, known_names: set[str] | None = None
+) -> list[str]:
     """Error categories of one failed case, in CATEGORIES order; never empty.
 
     `known_names`: the database's column and table names (lowercase), if known.
@@ -340,8 +354,9 @@ def analyze(run: Run, examples_per_category: int = 3, schema: dict[str, set[str]
         if case.get("outcome") != "failed":
             continue
         props = case.get("props") or {}
-        categories = classify(props.get("prediction"), props.get("gold") or "", props.get("failure"),
-                              schema.get(props.get("db_id", "")))
+        categories = classify(
+            props.get("prediction"), props.get("gold") or "", props.get("failure"), schema.get(props.get("db_id", ""))
+        )
         summary.failed += 1
         summary.by_case[case_id] = categories
         for category in categories:

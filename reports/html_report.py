@@ -1,4 +1,5 @@
 """pytest-html integration: the suite summary at the top, each case's answer in its row."""
+
 from __future__ import annotations
 
 import html
@@ -9,12 +10,19 @@ import pytest
 from reports.collector import run_results
 from reports.summary import format_mmlu_summary, format_spider_summary
 
-ROW_FIELDS = (("hardness", "Hardness"), ("prediction", "Prediction"), ("gold", "Gold"), ("reason", "Reason"),
-              ("verdicts", "EX official / strict / set"))
+ROW_FIELDS = (
+    ("hardness", "Hardness"),
+    ("prediction", "Prediction"),
+    ("gold", "Gold"),
+    ("reason", "Reason"),
+    ("verdicts", "EX official / strict / set"),
+)
 MAX_CELL = 400
 
 
-def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session) -> None:
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
     results = run_results(session.config)
     if not results or not results["suites"]:
         return
@@ -45,8 +53,14 @@ def _verdicts(props: dict[str, Any]) -> str | None:
     if "strict_match" not in props:
         return None
     marks = " / ".join(str(int(bool(props.get(k)))) for k in ("passed", "strict_match", "set_match"))
-    notes = [text for key, text in (("more_statements", "more than one statement (first scored)"),
-                                    ("truncated", "cut at max_new_tokens")) if props.get(key)]
+    notes = [
+        text
+        for key, text in (
+            ("more_statements", "more than one statement (first scored)"),
+            ("truncated", "cut at max_new_tokens"),
+        )
+        if props.get(key)
+    ]
     return "; ".join([marks, *notes])
 
 

@@ -3,6 +3,7 @@
 Tolerant by design: the report runs after every benchmark run, so a half-written, foreign or
 older-format file is skipped with a warning instead of stopping the report.
 """
+
 from __future__ import annotations
 
 import json
@@ -164,7 +165,9 @@ def _run_dirs(training_dir: Path) -> Iterator[Path]:
     seen = set()
     for marker in ("run.json", "loss.json"):
         for path in sorted(training_dir.rglob(marker)):
-            if path.parent not in seen and not any(part.startswith(".") for part in path.parent.relative_to(training_dir).parts):
+            if path.parent not in seen and not any(
+                part.startswith(".") for part in path.parent.relative_to(training_dir).parts
+            ):
                 seen.add(path.parent)
                 yield path.parent
 

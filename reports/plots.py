@@ -1,4 +1,5 @@
 """The report's figures as PNG bytes (matplotlib's Agg backend: no display, works in CI)."""
+
 from __future__ import annotations
 
 import base64
@@ -59,8 +60,15 @@ def tradeoff_plane(report: Report) -> bytes | None:
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     for label, sp, mm in points:
         x, y = 100 * (sp.counts.difference or 0.0), 100 * (mm.counts.difference or 0.0)
-        ax.errorbar(x, y, xerr=[[v] for v in _err(x, sp.diff_ci)], yerr=[[v] for v in _err(y, mm.diff_ci)],
-                    fmt="o", capsize=4, markersize=7)
+        ax.errorbar(
+            x,
+            y,
+            xerr=[[v] for v in _err(x, sp.diff_ci)],
+            yerr=[[v] for v in _err(y, mm.diff_ci)],
+            fmt="o",
+            capsize=4,
+            markersize=7,
+        )
         ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 6))
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
@@ -130,13 +138,25 @@ def figures(report: Report) -> list[tuple[str, str, bytes]]:
     out = []
     plane = tradeoff_plane(report)
     if plane:
-        out.append(("tradeoff", "Trade-off plane: change in Spider execution accuracy (x) against change in MMLU "
-                                "micro accuracy (y) per fine-tuned model, on the questions both runs scored; bars are "
-                                "Newcombe 95% intervals of the paired change.", plane))
+        out.append(
+            (
+                "tradeoff",
+                "Trade-off plane: change in Spider execution accuracy (x) against change in MMLU "
+                "micro accuracy (y) per fine-tuned model, on the questions both runs scored; bars are "
+                "Newcombe 95% intervals of the paired change.",
+                plane,
+            )
+        )
     cats = mmlu_category_changes(report)
     if cats:
-        out.append(("mmlu-categories", "MMLU micro accuracy change per category against the base model "
-                                       "(Newcombe 95% intervals of the paired change).", cats))
+        out.append(
+            (
+                "mmlu-categories",
+                "MMLU micro accuracy change per category against the base model "
+                "(Newcombe 95% intervals of the paired change).",
+                cats,
+            )
+        )
     for run in report.training:
         png = loss_curve(run)
         if png:

@@ -3,6 +3,7 @@
 Everything that is not markup we wrote goes through `esc`: model output is hostile text, and a
 prediction like `<script>...` must show as text, never run.
 """
+
 from __future__ import annotations
 
 import html
@@ -75,8 +76,16 @@ def join(parts: Iterable[Any]) -> Markup:
 def table(headers: list[Any], rows: list[list[Any]], left: int = 1) -> Markup:
     """A table whose first `left` columns are text (left-aligned), the rest numbers."""
     head = tag("tr", *[tag("th", h, class_="l" if i < left else None) for i, h in enumerate(headers)])
-    body = [tag("tr", *[c if isinstance(c, Markup) and c.startswith("<td") else tag("td", c, class_="l" if i < left else None)
-                        for i, c in enumerate(row)]) for row in rows]
+    body = [
+        tag(
+            "tr",
+            *[
+                c if isinstance(c, Markup) and c.startswith("<td") else tag("td", c, class_="l" if i < left else None)
+                for i, c in enumerate(row)
+            ],
+        )
+        for row in rows
+    ]
     return tag("table", tag("thead", head), tag("tbody", *body))
 
 
@@ -103,17 +112,33 @@ def change_cells(change: Change) -> list[Any]:
     """base, new, change (points), relative (%), paired n, b/c, p, CI of the paired difference."""
     p = change.paired
     rel = change.relative
-    cells: list[Any] = [fmt_pct(change.base), fmt_pct(change.new), signed(change.points, bool(p and p.significant)),
-                        "n/a" if rel is None else f"{rel:+.2f}%"]
+    cells: list[Any] = [
+        fmt_pct(change.base),
+        fmt_pct(change.new),
+        signed(change.points, bool(p and p.significant)),
+        "n/a" if rel is None else f"{rel:+.2f}%",
+    ]
     if p is None:
         return cells + ["-", "-", "-", "-"]
     shown_p = fmt_p(p.p_value) if p.p_adjusted is None else f"{fmt_p(p.p_value)} (Holm {fmt_p(p.p_adjusted)})"
-    return cells + [p.counts.n, f"{p.counts.only_base} / {p.counts.only_new}", shown_p,
-                    tag("span", fmt_ci(p.diff_ci, signed=True), class_="ci")]
+    return cells + [
+        p.counts.n,
+        f"{p.counts.only_base} / {p.counts.only_new}",
+        shown_p,
+        tag("span", fmt_ci(p.diff_ci, signed=True), class_="ci"),
+    ]
 
 
-CHANGE_HEADERS = ["base % (paired)", "new % (paired)", "change (points)", "relative change", "paired n",
-                  "base-only / new-only right", "McNemar p", "95% CI of change (Newcombe)"]
+CHANGE_HEADERS = [
+    "base % (paired)",
+    "new % (paired)",
+    "change (points)",
+    "relative change",
+    "paired n",
+    "base-only / new-only right",
+    "McNemar p",
+    "95% CI of change (Newcombe)",
+]
 
 
 def _headline(report: Report) -> Markup:
@@ -122,19 +147,35 @@ def _headline(report: Report) -> Markup:
         parts = [tag("b", shots_label(comp.new)), f" vs {shots_label(comp.base)}: "]
         sp = comp.spider.get("overall", {}).get("official")
         if sp and sp.points is not None:
-            parts += ["Spider EX (official) ", signed(sp.points, bool(sp.paired and sp.paired.significant)), " points",
-                      f" (p {fmt_p(sp.paired.p_value)})" if sp.paired else ""]
+            parts += [
+                "Spider EX (official) ",
+                signed(sp.points, bool(sp.paired and sp.paired.significant)),
+                " points",
+                f" (p {fmt_p(sp.paired.p_value)})" if sp.paired else "",
+            ]
         mm = comp.mmlu.get(report.formulation or "", {}).get("overall", {}).get("micro")
         if mm and mm.points is not None:
-            parts += ["; MMLU micro ", signed(mm.points, bool(mm.paired and mm.paired.significant)), " points",
-                      f" (p {fmt_p(mm.paired.p_value)}, {report.formulation})" if mm.paired else ""]
+            parts += [
+                "; MMLU micro ",
+                signed(mm.points, bool(mm.paired and mm.paired.significant)),
+                " points",
+                f" (p {fmt_p(mm.paired.p_value)}, {report.formulation})" if mm.paired else "",
+            ]
         items.append(tag("li", *parts))
     for label in report.unpaired:
-        items.append(tag("li", tag("b", label), ": no base-model results with the same base weights to compare against."))
+        items.append(
+            tag("li", tag("b", label), ": no base-model results with the same base weights to compare against.")
+        )
     if not items:
-        items.append(tag("li", "Only base-model results so far: run a fine-tuned model (e.g. --model v1) to see the trade-off."))
-    return join([tag("ul", *items, class_="headline"),
-                 tag("p", "Every change is computed on the questions both models scored. " + METHODS)])
+        items.append(
+            tag("li", "Only base-model results so far: run a fine-tuned model (e.g. --model v1) to see the trade-off.")
+        )
+    return join(
+        [
+            tag("ul", *items, class_="headline"),
+            tag("p", "Every change is computed on the questions both models scored. " + METHODS),
+        ]
+    )
 
 
 def _spider_section(report: Report) -> Markup:
@@ -151,15 +192,24 @@ def _spider_section(report: Report) -> Markup:
             e = m.spider.get(h, {}).get("official")
             row.append(join([estimate(e), tag("span", f" n={e.n}", class_="ci")]) if e else "-")
         rows.append(row)
-    parts = [tag("h2", "Spider execution accuracy (Table II)"),
-             tag("p", _spider_measured(models) + " Percent of scored questions, with 95% Wilson score intervals."),
-             tag("ul", *[tag("li", tag("b", SEMANTICS[v]), f": {VARIANTS[v]}.") for v in SEMANTICS]),
-             table(headers, rows)]
+    parts = [
+        tag("h2", "Spider execution accuracy (Table II)"),
+        tag("p", _spider_measured(models) + " Percent of scored questions, with 95% Wilson score intervals."),
+        tag("ul", *[tag("li", tag("b", SEMANTICS[v]), f": {VARIANTS[v]}.") for v in SEMANTICS]),
+        table(headers, rows),
+    ]
     for comp in report.comparisons:
         if not comp.spider:
             continue
-        rows = [[f"{row} · {SEMANTICS[sem]}", *change_cells(ch)] for row, sems in comp.spider.items() for sem, ch in sems.items()]
-        parts += [tag("h3", f"{shots_label(comp.new)} vs {shots_label(comp.base)}"), table(["questions", *CHANGE_HEADERS], rows)]
+        rows = [
+            [f"{row} · {SEMANTICS[sem]}", *change_cells(ch)]
+            for row, sems in comp.spider.items()
+            for sem, ch in sems.items()
+        ]
+        parts += [
+            tag("h3", f"{shots_label(comp.new)} vs {shots_label(comp.base)}"),
+            table(["questions", *CHANGE_HEADERS], rows),
+        ]
     return join(parts)
 
 
@@ -174,8 +224,10 @@ def _table_iii(report: Report, formulations: list[str]) -> Markup:
     model's accuracy with its change (points and relative, on common questions) and Holm-adjusted p."""
     if not report.comparisons:
         return Markup("")
-    parts: list[Any] = [tag("h2", "MMLU by category, all models (the reference study's Table III layout)"),
-                        tag("p", "Per category: each fine-tuned model against its control, on the questions both scored.")]
+    parts: list[Any] = [
+        tag("h2", "MMLU by category, all models (the reference study's Table III layout)"),
+        tag("p", "Per category: each fine-tuned model against its control, on the questions both scored."),
+    ]
     for f in formulations:
         comps = [c for c in report.comparisons if f in c.mmlu]
         groups = list(dict.fromkeys(g for c in comps for g in c.mmlu[f]))
@@ -186,15 +238,36 @@ def _table_iii(report: Report, formulations: list[str]) -> Markup:
                 if ch is None:
                     continue
                 p = ch.paired
-                rows.append([shots_label(c.new), f"vs {shots_label(c.base)}", fmt_pct(ch.base), fmt_pct(ch.new),
-                             signed(ch.points, bool(p and p.significant)),
-                             "n/a" if ch.relative is None else f"{ch.relative:+.2f}%",
-                             "-" if p is None else (fmt_p(p.p_value) if p.p_adjusted is None else fmt_p(p.p_adjusted)),
-                             "-" if p is None else p.counts.n])
+                rows.append(
+                    [
+                        shots_label(c.new),
+                        f"vs {shots_label(c.base)}",
+                        fmt_pct(ch.base),
+                        fmt_pct(ch.new),
+                        signed(ch.points, bool(p and p.significant)),
+                        "n/a" if ch.relative is None else f"{ch.relative:+.2f}%",
+                        "-" if p is None else (fmt_p(p.p_value) if p.p_adjusted is None else fmt_p(p.p_adjusted)),
+                        "-" if p is None else p.counts.n,
+                    ]
+                )
             if rows:
-                parts += [tag("h3", f"{CATEGORY_LABELS.get(g, g)} ({f})"),
-                          table(["model", "control", "control %", "model %", "change (points)", "relative change",
-                                 "p (Holm within categories)", "paired n"], rows, left=2)]
+                parts += [
+                    tag("h3", f"{CATEGORY_LABELS.get(g, g)} ({f})"),
+                    table(
+                        [
+                            "model",
+                            "control",
+                            "control %",
+                            "model %",
+                            "change (points)",
+                            "relative change",
+                            "p (Holm within categories)",
+                            "paired n",
+                        ],
+                        rows,
+                        left=2,
+                    ),
+                ]
     return join(parts)
 
 
@@ -214,39 +287,96 @@ def _mmlu_section(report: Report) -> Markup:
     formulations = list(dict.fromkeys(f for m in report.models for f in m.mmlu))
     if not formulations:
         return Markup("")
-    parts += [tag("h2", "MMLU accuracy (Table III)"),
-              tag("p", "Micro = correct / questions (lm-eval's group numbers); macro = mean of per-subject accuracies. "
-                       "Relative change is computed from the two aggregated accuracies, never as a mean of per-subject ratios.")]
+    parts += [
+        tag("h2", "MMLU accuracy (Table III)"),
+        tag(
+            "p",
+            "Micro = correct / questions (lm-eval's group numbers); macro = mean of per-subject accuracies. "
+            "Relative change is computed from the two aggregated accuracies, never as a mean of per-subject ratios.",
+        ),
+    ]
     for f in formulations:
         models = [m for m in report.models if f in m.mmlu]
         groups = list(dict.fromkeys(g for m in models for g in m.mmlu[f]))
-        headers = ["model", "questions", *[f"{CATEGORY_LABELS.get(g, g) if g != 'overall' else 'overall'} {avg}" for g in groups for avg in AVERAGES]]
-        rows = [[m.label, m.mmlu[f]["overall"]["micro"].n,
-                 *[estimate(m.mmlu[f].get(g, {}).get(avg)) for g in groups for avg in AVERAGES]] for m in models]
+        headers = [
+            "model",
+            "questions",
+            *[
+                f"{CATEGORY_LABELS.get(g, g) if g != 'overall' else 'overall'} {avg}"
+                for g in groups
+                for avg in AVERAGES
+            ],
+        ]
+        rows = [
+            [
+                m.label,
+                m.mmlu[f]["overall"]["micro"].n,
+                *[estimate(m.mmlu[f].get(g, {}).get(avg)) for g in groups for avg in AVERAGES],
+            ]
+            for m in models
+        ]
         parts += [tag("h3", f"formulation: {f}"), table(headers, rows)]
         for comp in report.comparisons:
             if f not in comp.mmlu:
                 continue
-            rows = [[f"{CATEGORY_LABELS.get(g, g)} · {AVERAGES[avg]}", *change_cells(ch)]
-                    for g, avgs in comp.mmlu[f].items() for avg, ch in avgs.items()]
-            parts += [tag("h3", f"{comp.new.label} vs {comp.base.label} ({f})"), table(["group", *CHANGE_HEADERS], rows)]
+            rows = [
+                [f"{CATEGORY_LABELS.get(g, g)} · {AVERAGES[avg]}", *change_cells(ch)]
+                for g, avgs in comp.mmlu[f].items()
+                for avg, ch in avgs.items()
+            ]
+            parts += [
+                tag("h3", f"{comp.new.label} vs {comp.base.label} ({f})"),
+                table(["group", *CHANGE_HEADERS], rows),
+            ]
     parts.append(_table_iii(report, formulations))
     parts.append(tag("h2", "MMLU per subject, sorted by change (Table IV)"))
-    parts.append(tag("p", "Exploratory: one test per subject, Holm-adjusted within each comparison; with few questions "
-                          "per subject no change can reach significance (see the notes above)."))
+    parts.append(
+        tag(
+            "p",
+            "Exploratory: one test per subject, Holm-adjusted within each comparison; with few questions "
+            "per subject no change can reach significance (see the notes above).",
+        )
+    )
     for comp in report.comparisons:
         for f, subjects in comp.subjects.items():
             rows = [[s, *change_cells(ch)] for s, ch in subjects]
-            parts.append(tag("details", tag("summary", f"{comp.new.label} vs {comp.base.label} ({f}): {len(subjects)} subjects, largest drop first"),
-                             table(["subject", *CHANGE_HEADERS], rows), open="open" if len(subjects) <= 20 else None))
+            parts.append(
+                tag(
+                    "details",
+                    tag(
+                        "summary",
+                        f"{comp.new.label} vs {comp.base.label} ({f}): {len(subjects)} subjects, largest drop first",
+                    ),
+                    table(["subject", *CHANGE_HEADERS], rows),
+                    open="open" if len(subjects) <= 20 else None,
+                )
+            )
     return join(parts)
 
 
 def _flip_table(flips: list[Flip], base: str, new: str) -> Markup:
-    rows = [[f.case_id, f.question and clip(f.question, 200), code_cell(f.gold), code_cell(f.base_prediction),
-             code_cell(f.new_prediction), ", ".join(CATEGORIES.get(c, c) for c in f.categories)] for f in flips[:MAX_FLIPS]]
+    rows = [
+        [
+            f.case_id,
+            f.question and clip(f.question, 200),
+            code_cell(f.gold),
+            code_cell(f.base_prediction),
+            code_cell(f.new_prediction),
+            ", ".join(CATEGORIES.get(c, c) for c in f.categories),
+        ]
+        for f in flips[:MAX_FLIPS]
+    ]
     more = tag("p", f"… and {len(flips) - MAX_FLIPS} more.") if len(flips) > MAX_FLIPS else ""
-    return join([table(["case", "question", "gold", f"{base} prediction", f"{new} prediction", "why the wrong one is wrong"], rows, left=6), more])
+    return join(
+        [
+            table(
+                ["case", "question", "gold", f"{base} prediction", f"{new} prediction", "why the wrong one is wrong"],
+                rows,
+                left=6,
+            ),
+            more,
+        ]
+    )
 
 
 def _errors_section(report: Report) -> Markup:
@@ -254,14 +384,34 @@ def _errors_section(report: Report) -> Markup:
     if not models:
         return Markup("")
     present = [c for c in CATEGORIES if any(m.errors.counts.get(c) for m in models)]
-    rows = [[CATEGORIES[c], *[join([str(m.errors.counts.get(c, 0)), " ",
-                                    tag("span", f"({100 * m.errors.counts.get(c, 0) / m.errors.failed:.0f}%)" if m.errors.failed else "", class_="ci")])
-                              for m in models]] for c in present]
+    rows = [
+        [
+            CATEGORIES[c],
+            *[
+                join(
+                    [
+                        str(m.errors.counts.get(c, 0)),
+                        " ",
+                        tag(
+                            "span",
+                            f"({100 * m.errors.counts.get(c, 0) / m.errors.failed:.0f}%)" if m.errors.failed else "",
+                            class_="ci",
+                        ),
+                    ]
+                )
+                for m in models
+            ],
+        ]
+        for c in present
+    ]
     rows.append(["failed cases", *[m.errors.failed for m in models]])
     parts: list[Any] = [
         tag("h2", "Spider error analysis"),
-        tag("p", "Every failed case is classified from the sqlglot trees of predicted and gold SQL (a case can be in "
-                 "several categories, so columns add up to more than the failed count)."),
+        tag(
+            "p",
+            "Every failed case is classified from the sqlglot trees of predicted and gold SQL (a case can be in "
+            "several categories, so columns add up to more than the failed count).",
+        ),
         table(["category", *[m.label for m in models]], rows),
     ]
     for m in models:
@@ -270,19 +420,31 @@ def _errors_section(report: Report) -> Markup:
             examples = m.errors.examples.get(c, [])
             if not examples:
                 continue
-            rows = [[e["case_id"], clip(e.get("question"), 200), code_cell(e.get("gold")), code_cell(e.get("prediction")),
-                     clip(e.get("reason"), 200)] for e in examples]
-            blocks += [tag("h4", f"{CATEGORIES[c]} ({m.errors.counts[c]})"),
-                       table(["case", "question", "gold", "prediction", "reason"], rows, left=5)]
+            rows = [
+                [
+                    e["case_id"],
+                    clip(e.get("question"), 200),
+                    code_cell(e.get("gold")),
+                    code_cell(e.get("prediction")),
+                    clip(e.get("reason"), 200),
+                ]
+                for e in examples
+            ]
+            blocks += [
+                tag("h4", f"{CATEGORIES[c]} ({m.errors.counts[c]})"),
+                table(["case", "question", "gold", "prediction", "reason"], rows, left=5),
+            ]
         if blocks:
             parts.append(tag("details", tag("summary", f"examples: {m.label}"), *blocks))
     for comp in report.comparisons:
         if not comp.spider:
             continue
-        parts += [tag("h3", f"Fixed by fine-tuning: {comp.base.label} wrong, {comp.new.label} right ({len(comp.fixed)})"),
-                  _flip_table(comp.fixed, comp.base.label, comp.new.label),
-                  tag("h3", f"Broken by fine-tuning: {comp.base.label} right, {comp.new.label} wrong ({len(comp.broken)})"),
-                  _flip_table(comp.broken, comp.base.label, comp.new.label)]
+        parts += [
+            tag("h3", f"Fixed by fine-tuning: {comp.base.label} wrong, {comp.new.label} right ({len(comp.fixed)})"),
+            _flip_table(comp.fixed, comp.base.label, comp.new.label),
+            tag("h3", f"Broken by fine-tuning: {comp.base.label} right, {comp.new.label} wrong ({len(comp.broken)})"),
+            _flip_table(comp.broken, comp.base.label, comp.new.label),
+        ]
     return join(parts)
 
 
@@ -295,11 +457,25 @@ def _training_section(report: Report, figures: dict[str, tuple[str, bytes]]) -> 
         rec = run.record
         training = rec.get("training") if isinstance(rec.get("training"), dict) else {}
         loss = [value for _, value in run.loss]
-        rows.append([run.label, rec.get("experiment", "-"), str(rec.get("adapter_sha256") or "-")[:12],
-                     training.get("global_step", "-"), f"{loss[0]:.4f}" if loss else "-", f"{loss[-1]:.4f}" if loss else "-",
-                     training_data_line(rec), rec.get("finished_at", "-")])
-    parts.append(table(["run", "experiment", "adapter sha256", "steps", "first loss", "last loss", "examples",
-                        "finished"], rows, left=3))
+        rows.append(
+            [
+                run.label,
+                rec.get("experiment", "-"),
+                str(rec.get("adapter_sha256") or "-")[:12],
+                training.get("global_step", "-"),
+                f"{loss[0]:.4f}" if loss else "-",
+                f"{loss[-1]:.4f}" if loss else "-",
+                training_data_line(rec),
+                rec.get("finished_at", "-"),
+            ]
+        )
+    parts.append(
+        table(
+            ["run", "experiment", "adapter sha256", "steps", "first loss", "last loss", "examples", "finished"],
+            rows,
+            left=3,
+        )
+    )
     for run in report.training:
         fig = figures.get(f"loss-{run.label}")
         if fig:
@@ -319,7 +495,11 @@ def training_data_line(record: dict[str, Any]) -> str:
     text += f"; {dropped} dropped as longer than {max_len or 'max_seq_length'} tokens"
     by_db = data.get("dropped_longer_by_database")
     if dropped and isinstance(by_db, dict) and by_db:
-        text += f" (from {len(by_db)} database{'s' if len(by_db) != 1 else ''}: " + ", ".join(f"{k} {v}" for k, v in by_db.items()) + ")"
+        text += (
+            f" (from {len(by_db)} database{'s' if len(by_db) != 1 else ''}: "
+            + ", ".join(f"{k} {v}" for k, v in by_db.items())
+            + ")"
+        )
     return text
 
 
@@ -333,24 +513,41 @@ def _metadata_section(report: Report) -> Markup:
         return Markup("")
     fields = list(per_model[0])
     rows = [[f, *[d.get(f, "-") for d in per_model]] for f in fields]
-    return join([tag("h2", "Run metadata"), table(["", *[m.label for m in report.models]], rows, left=len(report.models) + 1)])
+    return join(
+        [tag("h2", "Run metadata"), table(["", *[m.label for m in report.models]], rows, left=len(report.models) + 1)]
+    )
 
 
 def render(report: Report, figures: list[tuple[str, str, bytes]]) -> str:
     """The whole page as a string."""
     figs = {fid: (caption, png) for fid, caption, png in figures}
-    notes = [tag("div", f"{c.new.label} vs {c.base.label}: {n}", class_="note") for c in report.comparisons for n in c.notes]
+    notes = [
+        tag("div", f"{c.new.label} vs {c.base.label}: {n}", class_="note") for c in report.comparisons for n in c.notes
+    ]
     generated = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(report.generated_at))
     top_figures = [_figure(*figs[k]) for k in ("tradeoff", "mmlu-categories") if k in figs]
-    body = join([
-        tag("h1", "Text-to-SQL fine-tuning trade-off: Spider vs. MMLU"),
-        tag("p", f"Generated {generated} from {len(report.models)} results file(s). {METHODS} Macro-average "
-                 f"bootstrap: {report.resamples} resamples, seed {report.seed}."),
-        tag("h2", "Headline"), _headline(report), *notes, *top_figures,
-        _spider_section(report), _mmlu_section(report), _errors_section(report),
-        _training_section(report, figs), _metadata_section(report),
-    ])
-    return ("<!DOCTYPE html>\n" + '<html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>SQL fine-tuning trade-off report</title><style>{CSS}</style></head>"
-            f"<body>{body}</body></html>\n")
+    body = join(
+        [
+            tag("h1", "Text-to-SQL fine-tuning trade-off: Spider vs. MMLU"),
+            tag(
+                "p",
+                f"Generated {generated} from {len(report.models)} results file(s). {METHODS} Macro-average "
+                f"bootstrap: {report.resamples} resamples, seed {report.seed}.",
+            ),
+            tag("h2", "Headline"),
+            _headline(report),
+            *notes,
+            *top_figures,
+            _spider_section(report),
+            _mmlu_section(report),
+            _errors_section(report),
+            _training_section(report, figs),
+            _metadata_section(report),
+        ]
+    )
+    return (
+        "<!DOCTYPE html>\n" + '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>SQL fine-tuning trade-off report</title><style>{CSS}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )

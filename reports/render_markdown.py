@@ -3,6 +3,7 @@
 GitHub renders inline HTML in Markdown, so model output is HTML-escaped and Markdown's own
 metacharacters are backslash-escaped; newlines are folded so a cell stays one table cell.
 """
+
 from __future__ import annotations
 
 import html
@@ -57,10 +58,16 @@ def _change(ch: Change) -> list[Any]:
     p = ch.paired
     sig = p is not None and p.significant
     points = fmt_points(ch.points)
-    return [_Raw(f"**{points}**" if sig and ch.points is not None else points),
-            _Raw("n/a" if ch.relative is None else f"{ch.relative:+.2f}%"),
-            _Raw((fmt_p(p.p_value) if p.p_adjusted is None else f"{fmt_p(p.p_value)} (Holm {fmt_p(p.p_adjusted)})") if p else "-"),
-            _Raw(str(p.counts.n) if p else "-")]
+    return [
+        _Raw(f"**{points}**" if sig and ch.points is not None else points),
+        _Raw("n/a" if ch.relative is None else f"{ch.relative:+.2f}%"),
+        _Raw(
+            (fmt_p(p.p_value) if p.p_adjusted is None else f"{fmt_p(p.p_value)} (Holm {fmt_p(p.p_adjusted)})")
+            if p
+            else "-"
+        ),
+        _Raw(str(p.counts.n) if p else "-"),
+    ]
 
 
 def _formulations(report: Report) -> list[str]:
@@ -89,37 +96,70 @@ def _table_iii(report: Report, formulations: list[str]) -> list[str]:
             for c in comps:
                 ch = c.mmlu[f].get(g, {}).get("micro")
                 if ch is not None:
-                    rows.append([CATEGORY_LABELS.get(g, g), _shots(c.new), _shots(c.base), _Raw(fmt_pct(ch.base)),
-                                 _Raw(fmt_pct(ch.new)), *_change(ch)])
-        lines += _table(["category", "model", "control", "control %", "model %", "change (points)", "relative",
-                         "McNemar p", "paired n"], rows)
+                    rows.append(
+                        [
+                            CATEGORY_LABELS.get(g, g),
+                            _shots(c.new),
+                            _shots(c.base),
+                            _Raw(fmt_pct(ch.base)),
+                            _Raw(fmt_pct(ch.new)),
+                            *_change(ch),
+                        ]
+                    )
+        lines += _table(
+            [
+                "category",
+                "model",
+                "control",
+                "control %",
+                "model %",
+                "change (points)",
+                "relative",
+                "McNemar p",
+                "paired n",
+            ],
+            rows,
+        )
     return lines
 
 
 def render(report: Report) -> str:
     lines = ["# Text-to-SQL fine-tuning trade-off: Spider vs. MMLU", ""]
-    lines += ["Every change is computed on the questions both models scored. " + METHODS.replace(
-        "a change is bold", "a change is **bold**"), ""]
+    lines += [
+        "Every change is computed on the questions both models scored. "
+        + METHODS.replace("a change is bold", "a change is **bold**"),
+        "",
+    ]
     # Every formulation gets its own tables: letter (lm-eval's mmlu) first, then cloze; the
     # embedded small model is at chance on letters, so forgetting shows only in cloze.
     formulations = _formulations(report)
     spider_models = [m for m in report.models if m.spider]
     if spider_models:
         lines += ["## Spider execution accuracy", ""]
-        measured = sorted({str(((m.run.data.get("suites") or {}).get("spider") or {}).get("measured") or "")
-                           for m in spider_models} - {""})
+        measured = sorted(
+            {str(((m.run.data.get("suites") or {}).get("spider") or {}).get("measured") or "") for m in spider_models}
+            - {""}
+        )
         lines += [f"Measured: {md(w, 400)}." for w in measured] + ([""] if measured else [])
-        lines += _table(["model", "scored", *SEMANTICS.values()],
-                        [[m.label, m.spider["overall"]["official"].n, *[_est(m.spider["overall"][s]) for s in SEMANTICS]]
-                         for m in spider_models])
+        lines += _table(
+            ["model", "scored", *SEMANTICS.values()],
+            [
+                [m.label, m.spider["overall"]["official"].n, *[_est(m.spider["overall"][s]) for s in SEMANTICS]]
+                for m in spider_models
+            ],
+        )
         lines += [f"- **{SEMANTICS[v]}**: {VARIANTS[v]}." for v in SEMANTICS] + [""]
     for f in formulations:
         mmlu_models = [m for m in report.models if f in m.mmlu]
         groups = list(dict.fromkeys(g for m in mmlu_models for g in m.mmlu[f]))
         lines += [f"## MMLU accuracy ({f}, micro)", ""]
-        lines += _table(["model", "questions", *[CATEGORY_LABELS.get(g, g) for g in groups]],
-                        [[m.label, m.mmlu[f]["overall"]["micro"].n, *[_est(m.mmlu[f].get(g, {}).get("micro")) for g in groups]]
-                         for m in mmlu_models])
+        lines += _table(
+            ["model", "questions", *[CATEGORY_LABELS.get(g, g) for g in groups]],
+            [
+                [m.label, m.mmlu[f]["overall"]["micro"].n, *[_est(m.mmlu[f].get(g, {}).get("micro")) for g in groups]]
+                for m in mmlu_models
+            ],
+        )
     for comp in report.comparisons:
         lines += [f"## {md(_shots(comp.new))} vs {md(_shots(comp.base))}", ""]
         rows = []
@@ -129,16 +169,26 @@ def render(report: Report) -> str:
         for f in formulations:
             for group, avgs in comp.mmlu.get(f, {}).items():
                 for avg, ch in avgs.items():
-                    rows.append([f"MMLU {f} {CATEGORY_LABELS.get(group, group)} {AVERAGES[avg]}",
-                                 _Raw(fmt_pct(ch.base)), _Raw(fmt_pct(ch.new)), *_change(ch)])
+                    rows.append(
+                        [
+                            f"MMLU {f} {CATEGORY_LABELS.get(group, group)} {AVERAGES[avg]}",
+                            _Raw(fmt_pct(ch.base)),
+                            _Raw(fmt_pct(ch.new)),
+                            *_change(ch),
+                        ]
+                    )
         lines += _table(["metric", "base %", "new %", "change (points)", "relative", "McNemar p", "paired n"], rows)
         for f in formulations:
             subjects = comp.subjects.get(f, [])
             if subjects:
-                shown = subjects[:TOP_SUBJECTS] + [s for s in subjects[-TOP_SUBJECTS:] if s not in subjects[:TOP_SUBJECTS]]
+                shown = subjects[:TOP_SUBJECTS] + [
+                    s for s in subjects[-TOP_SUBJECTS:] if s not in subjects[:TOP_SUBJECTS]
+                ]
                 lines += [f"MMLU subjects with the largest drops and gains ({f}):", ""]
-                lines += _table(["subject", "base %", "new %", "change (points)", "relative", "McNemar p", "paired n"],
-                                [[s, _Raw(fmt_pct(ch.base)), _Raw(fmt_pct(ch.new)), *_change(ch)] for s, ch in shown])
+                lines += _table(
+                    ["subject", "base %", "new %", "change (points)", "relative", "McNemar p", "paired n"],
+                    [[s, _Raw(fmt_pct(ch.base)), _Raw(fmt_pct(ch.new)), *_change(ch)] for s, ch in shown],
+                )
         if comp.spider:
             lines += [f"Spider questions fixed by fine-tuning: {len(comp.fixed)}; broken: {len(comp.broken)}.", ""]
         lines += [f"> note: {md(n, 400)}" for n in comp.notes] + ([""] if comp.notes else [])
@@ -148,12 +198,18 @@ def render(report: Report) -> str:
     if spider_models:
         present = [c for c in CATEGORIES if any(m.errors.counts.get(c) for m in spider_models)]
         if present:
-            lines += ["## Spider failures by category", "",
-                      "A failed case can fall in several structural categories, so a column can add up to more than "
-                      "its failed count; structural categories are counted only for queries that executed.", ""]
-            lines += _table(["category", *[m.label for m in spider_models]],
-                            [[CATEGORIES[c], *[m.errors.counts.get(c, 0) for m in spider_models]] for c in present]
-                            + [["failed cases", *[m.errors.failed for m in spider_models]]])
+            lines += [
+                "## Spider failures by category",
+                "",
+                "A failed case can fall in several structural categories, so a column can add up to more than "
+                "its failed count; structural categories are counted only for queries that executed.",
+                "",
+            ]
+            lines += _table(
+                ["category", *[m.label for m in spider_models]],
+                [[CATEGORIES[c], *[m.errors.counts.get(c, 0) for m in spider_models]] for c in present]
+                + [["failed cases", *[m.errors.failed for m in spider_models]]],
+            )
     if report.models:
         lines += ["## Runs", ""]
         keys = ("model", "adapter sha256", "Spider", "Spider cases", "MMLU", "MMLU cases", "duration")

@@ -14,6 +14,7 @@ draw over the four (base, new) cells. Drawing those counts directly has exactly 
 distribution of the naive resampling but costs O(resamples) instead of O(resamples x n),
 so a full MMLU run (14k questions) gets its intervals in milliseconds.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,12 @@ def newcombe_paired_diff_ci(counts: PairedCounts, z: float = Z95) -> tuple[float
     margins = (a + b) * (c + d) * (a + c) * (b + d)
     phi = (a * d - b * c) / math.sqrt(margins) if margins > 0 else 0.0
     diff = p_new - p_base
-    below = math.sqrt(max(0.0, (u_base - p_base) ** 2 - 2 * phi * (u_base - p_base) * (p_new - l_new) + (p_new - l_new) ** 2))
-    above = math.sqrt(max(0.0, (p_base - l_base) ** 2 - 2 * phi * (p_base - l_base) * (u_new - p_new) + (u_new - p_new) ** 2))
+    below = math.sqrt(
+        max(0.0, (u_base - p_base) ** 2 - 2 * phi * (u_base - p_base) * (p_new - l_new) + (p_new - l_new) ** 2)
+    )
+    above = math.sqrt(
+        max(0.0, (p_base - l_base) ** 2 - 2 * phi * (p_base - l_base) * (u_new - p_new) + (u_new - p_new) ** 2)
+    )
     return (max(-1.0, diff - below), min(1.0, diff + above))
 
 

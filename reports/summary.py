@@ -1,4 +1,5 @@
 """Pass rates from per-case records: overall, by hardness, by database, with 95% intervals."""
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -86,7 +87,9 @@ def summarize_spider(records: Iterable[CaseRecord]) -> dict[str, Any]:
             "reasons": dict(Counter(r.skip_reason or "" for r in skipped).most_common()),
         },
         "errors": sum(r.outcome == "error" for r in records),
-        "failures": dict(Counter(r.props.get("failure") or "unknown" for r in records if r.outcome == "failed").most_common()),
+        "failures": dict(
+            Counter(r.props.get("failure") or "unknown" for r in records if r.outcome == "failed").most_common()
+        ),
     }
 
 
@@ -99,7 +102,9 @@ def format_spider_summary(label: str, summary: dict[str, Any]) -> list[str]:
     if "measured" in summary:
         lines.append(f"  measured: {summary['measured']}")
     if o["scored"]:
-        for variant, v in (o.get("variants") or {"official": {"passed": o["passed"], "rate": o["pass_rate"], "ci95": o["ci95"]}}).items():
+        for variant, v in (
+            o.get("variants") or {"official": {"passed": o["passed"], "rate": o["pass_rate"], "ci95": o["ci95"]}}
+        ).items():
             lo, hi = v["ci95"]
             lines.append(
                 f"  {VARIANT_LABELS.get(variant, variant) + ':':<27} {v['passed']}/{o['scored']} = {100 * v['rate']:.2f}% "
@@ -117,7 +122,9 @@ def format_spider_summary(label: str, summary: dict[str, Any]) -> list[str]:
             lines.append(f"  {h:<7} {r['passed']:>4}/{r['scored']:<4} = {100 * r['pass_rate']:6.2f}%")
     sk = summary["skipped"]
     if sk["count"]:
-        lines.append(f"  skipped: {sk['count']} (" + "; ".join(f"{n} × {why}" for why, n in sk["reasons"].items()) + ")")
+        lines.append(
+            f"  skipped: {sk['count']} (" + "; ".join(f"{n} × {why}" for why, n in sk["reasons"].items()) + ")"
+        )
     if summary["errors"]:
         lines.append(f"  errors (not scored): {summary['errors']}")
     if summary["failures"]:
@@ -141,13 +148,19 @@ def summarize_mmlu(records: Iterable[CaseRecord]) -> dict[str, Any]:
         overall = rate(scored)
         out[formulation] = {
             # micro = correct / questions; macro = mean of per-subject accuracies.
-            "overall": {**overall, "micro": summary.overall.micro, "macro": summary.overall.macro,
-                        "subjects": summary.overall.subjects},
+            "overall": {
+                **overall,
+                "micro": summary.overall.micro,
+                "macro": summary.overall.macro,
+                "subjects": summary.overall.subjects,
+            },
             "by_category": {
                 name: {"micro": g.micro, "macro": g.macro, "questions": g.questions, "subjects": g.subjects}
                 for name, g in summary.per_category.items()
             },
-            "by_subject": {s: {"correct": a.correct, "total": a.total, "accuracy": a.value} for s, a in summary.per_subject.items()},
+            "by_subject": {
+                s: {"correct": a.correct, "total": a.total, "accuracy": a.value} for s, a in summary.per_subject.items()
+            },
             "errors": sum(r.outcome == "error" for r in mine),
             "skipped": sum(r.outcome == "skipped" for r in mine),
         }
@@ -167,5 +180,7 @@ def format_mmlu_summary(label: str, summary: dict[str, Any], split: str, shots: 
             f"macro {100 * o['macro']:.2f}% over {o['subjects']} subjects"
         )
         for name, g in s["by_category"].items():
-            lines.append(f"  {name:<16} micro {100 * g['micro']:6.2f}%  macro {100 * g['macro']:6.2f}%  ({g['questions']} q, {g['subjects']} subjects)")
+            lines.append(
+                f"  {name:<16} micro {100 * g['micro']:6.2f}%  macro {100 * g['macro']:6.2f}%  ({g['questions']} q, {g['subjects']} subjects)"
+            )
     return lines

@@ -1,4 +1,5 @@
 """Which device this process uses. Chosen inside each xdist worker, never on the controller."""
+
 from __future__ import annotations
 
 import os

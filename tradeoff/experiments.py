@@ -3,6 +3,7 @@
 `--model NAME` and `train.py --experiment NAME` both resolve through here, so what a
 name means is written once, in the file, not in code.
 """
+
 from __future__ import annotations
 
 import re
@@ -160,9 +161,7 @@ def load_registry(path: Path | None = None) -> Registry:
         if not isinstance(shots, int) or isinstance(shots, bool) or shots < 0:
             raise UserError(f"{path}: experiments.{name}.spider_shots: expected an integer >= 0")
         training = (
-            _typed(TrainingConfig, {**shared_training, **table}, f"{path}: experiments.{name}")
-            if train
-            else None
+            _typed(TrainingConfig, {**shared_training, **table}, f"{path}: experiments.{name}") if train else None
         )
         if not train and table:
             raise UserError(f"{path}: experiments.{name} is not trained but sets {sorted(table)}")

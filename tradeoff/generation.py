@@ -1,4 +1,5 @@
 """Batched greedy generation: length-sorted batches, left padding, results per batch."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

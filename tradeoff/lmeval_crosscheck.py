@@ -13,6 +13,7 @@ predictions are identical or the accuracies differ by more than 0.5 points.
     python -m tradeoff.lmeval_crosscheck --mmlu-dir ../shared/data/mmlu \\
         --subjects abstract_algebra,anatomy --limit 10 --model embedded --formulation letter
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,7 +67,10 @@ def _csv_docs(subject: str):
 
 
 def lmeval_task_config(
-    mmlu_dir: str | Path, subject: str, split: str = "test", formulation: Formulation = "letter",
+    mmlu_dir: str | Path,
+    subject: str,
+    split: str = "test",
+    formulation: Formulation = "letter",
     cache_dir: str | None = None,
 ) -> dict[str, Any]:
     """The installed lm-eval task config for a subject, with its dataset pointed at our CSVs."""
@@ -99,7 +103,10 @@ def lmeval_task_config(
 
 
 def build_lmeval_task(
-    mmlu_dir: str | Path, subject: str, split: str = "test", formulation: Formulation = "letter",
+    mmlu_dir: str | Path,
+    subject: str,
+    split: str = "test",
+    formulation: Formulation = "letter",
     cache_dir: str | None = None,
 ) -> Any:
     """An lm-eval ConfigurableTask for one subject over the local CSVs (used by tests and the bench)."""
@@ -250,11 +257,7 @@ def compare(ours: Sequence[QuestionScore], theirs: dict[str, LmevalCase]) -> tup
         if case is None:
             mismatched.append(score.case_id)
             continue
-        same = (
-            case.consistent
-            and score.headline_predicted == case.predicted
-            and score.predicted == case.acc_predicted
-        )
+        same = case.consistent and score.headline_predicted == case.predicted and score.predicted == case.acc_predicted
         identical += same
         if not same:
             mismatched.append(score.case_id)
@@ -295,8 +298,16 @@ def crosscheck(
 
 
 def score_through_cache(
-    model: Any, tokenizer: Any, mmlu_dir: str | Path, subjects: Sequence[str], split: str, limit: int | None,
-    shots: int, formulation: Formulation, batch_size: int, cache_dir: Path | None = None,
+    model: Any,
+    tokenizer: Any,
+    mmlu_dir: str | Path,
+    subjects: Sequence[str],
+    split: str,
+    limit: int | None,
+    shots: int,
+    formulation: Formulation,
+    batch_size: int,
+    cache_dir: Path | None = None,
 ) -> list[QuestionScore]:
     """Our scores as the benchmark computes them: its jobs and keys, through a prediction cache
     (a fresh one unless `cache_dir` is given), read back from the cache."""
@@ -312,16 +323,32 @@ def score_through_cache(
         where = Path(cache_dir) if cache_dir is not None else Path(tmp)
         cache = PredictionCache(where / "predictions.sqlite")
         try:
-            values = compute_once(cache, "lmeval-crosscheck", jobs, where / "locks", 0, 1,
-                                  mmlu_scorer(lambda: loaded, prefixes, batch_size, "crosscheck"))
+            values = compute_once(
+                cache,
+                "lmeval-crosscheck",
+                jobs,
+                where / "locks",
+                0,
+                1,
+                mmlu_scorer(lambda: loaded, prefixes, batch_size, "crosscheck"),
+            )
         finally:
             cache.close()
     by_case = {job.case_id: values[job.key] for job in jobs}
     out = []
     for q in questions:
         v = by_case[case_key(q, formulation)]
-        out.append(QuestionScore(q.case_id, q.subject, q.answer, formulation, tuple(v["loglikelihoods"]),
-                                 v["predicted"], v.get("norm_predicted")))
+        out.append(
+            QuestionScore(
+                q.case_id,
+                q.subject,
+                q.answer,
+                formulation,
+                tuple(v["loglikelihoods"]),
+                v["predicted"],
+                v.get("norm_predicted"),
+            )
+        )
     return out
 
 
@@ -347,7 +374,9 @@ def load_model(spec: str, dtype: str = "float32") -> tuple[Any, Any]:
 
         base = load_registry().base("smollm2-135m")
         location = base_location(base, base_identity(base))
-    return AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype).eval(), AutoTokenizer.from_pretrained(location)
+    return AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype).eval(), AutoTokenizer.from_pretrained(
+        location
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -369,8 +398,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     subjects = list_subjects(args.mmlu_dir, args.split) if args.subjects == "all" else args.subjects.split(",")
     model, tokenizer = load_model(args.model, args.dtype)
     result = crosscheck(
-        model, tokenizer, args.mmlu_dir, subjects, args.split, args.limit or None, args.shots,
-        args.formulation, args.batch_size,
+        model,
+        tokenizer,
+        args.mmlu_dir,
+        subjects,
+        args.split,
+        args.limit or None,
+        args.shots,
+        args.formulation,
+        args.batch_size,
     )
     print(result.summary())
     return 0 if result.passed else 1

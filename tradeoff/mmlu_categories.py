@@ -4,6 +4,7 @@ Copied from the `tag: mmlu_<category>_tasks` lines of lm_eval/tasks/mmlu/default
 per-category numbers are the ones lm-eval's `mmlu_stem` ... groups report (a unit test re-reads
 the installed yaml files to keep this table honest).
 """
+
 from __future__ import annotations
 
 CATEGORIES: tuple[str, ...] = ("stem", "humanities", "social_sciences", "other")

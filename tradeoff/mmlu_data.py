@@ -5,6 +5,7 @@ The original release is `{dev,val,test}/<subject>_<split>.csv` with no header an
 few-shot sampler and `--limit` both depend on it. Every problem with the files is raised as a
 one-line `MMLUDataError` so a run fails on bad data instead of scoring it.
 """
+
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,5 @@
 """MMLU scoring jobs, shared by the pytest fixtures and `tradeoff.precompute`."""
+
 from __future__ import annotations
 
 import sys
@@ -36,14 +37,24 @@ def mmlu_jobs(
             prefixes[group] = fewshot_prefix(question.subject, dev, shots, formulation)
         context = prefixes[group] + question_text(question, formulation)
         # Everything a score depends on besides the model: the context and what is scored after it.
-        settings = {"task": "mmlu", "formulation": formulation, "scorer": SCORER_VERSION,
-                    "continuations": list(continuations(question, formulation))}
-        jobs.append(Job(prediction_key(model_key, context, settings), case_key(question, formulation), (question, formulation)))
+        settings = {
+            "task": "mmlu",
+            "formulation": formulation,
+            "scorer": SCORER_VERSION,
+            "continuations": list(continuations(question, formulation)),
+        }
+        jobs.append(
+            Job(prediction_key(model_key, context, settings), case_key(question, formulation), (question, formulation))
+        )
     return jobs, prefixes
 
 
 def mmlu_scorer(
-    load: Callable[[], LoadedModel], prefixes: dict[tuple[str, str], str], batch_size: int, label: str, stream: Any = sys.stderr
+    load: Callable[[], LoadedModel],
+    prefixes: dict[tuple[str, str], str],
+    batch_size: int,
+    label: str,
+    stream: Any = sys.stderr,
 ) -> Compute:
     """The compute step of compute_once: score each subject's questions against its cached prefix."""
 
@@ -59,13 +70,26 @@ def mmlu_scorer(
         with tqdm(total=len(todo), desc=f"scoring MMLU ({label})", file=stream) as bar:
             for (subject, formulation), group in groups.items():
                 scores = score_questions(
-                    loaded.model, loaded.tokenizer, [j.payload[0] for j in group],
-                    prefixes[(subject, formulation)], formulation, batch_size,
+                    loaded.model,
+                    loaded.tokenizer,
+                    [j.payload[0] for j in group],
+                    prefixes[(subject, formulation)],
+                    formulation,
+                    batch_size,
                 )
-                write([
-                    (job, {"loglikelihoods": list(s.loglikelihoods), "predicted": s.predicted, "norm_predicted": s.norm_predicted})
-                    for job, s in zip(group, scores)
-                ])
+                write(
+                    [
+                        (
+                            job,
+                            {
+                                "loglikelihoods": list(s.loglikelihoods),
+                                "predicted": s.predicted,
+                                "norm_predicted": s.norm_predicted,
+                            },
+                        )
+                        for job, s in zip(group, scores)
+                    ]
+                )
                 bar.update(len(group))
 
     return score

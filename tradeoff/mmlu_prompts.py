@@ -12,6 +12,7 @@ prompt = fewshot_prefix(subject, dev, k) + question_text(q). The prefix is share
 question of a subject, which is what lets the scorer cache it. The reference study's
 generate-and-regex scoring is deliberately not reproduced.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

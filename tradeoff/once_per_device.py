@@ -6,6 +6,7 @@ model is loaded there, once) while workers sharing the device wait on the lock a
 read the cache. A worker then also takes the other devices' locks in turn and fills any
 gap, so a run with fewer workers than devices still completes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

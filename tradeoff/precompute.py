@@ -7,6 +7,7 @@ would, so a GPU machine can do the model work and `pytest --model v1` anywhere e
 the same cache file, `$TRADEOFF_CACHE_DIR/predictions.sqlite`) only scores. Needs neither
 deepeval nor pytest.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,16 @@ def run(options: Options) -> dict[str, Any]:
         tokenizer = load_tokenizer(base_location(options.model.base, identity))
         jobs = spider_jobs(data, cases, tokenizer, key, options.spider_shots, options.max_new_tokens)
         start = time.perf_counter()
-        compute_once(cache, key, jobs, locks, 0, 1,
-                     spider_generator(load, options.max_new_tokens, options.batch_size, options.model_name), made_by)
+        compute_once(
+            cache,
+            key,
+            jobs,
+            locks,
+            0,
+            1,
+            spider_generator(load, options.max_new_tokens, options.batch_size, options.model_name),
+            made_by,
+        )
         report["spider"] = {"cases": len(jobs), "seconds": time.perf_counter() - start}
     if options.suite in ("all", "mmlu"):
         from tradeoff.mmlu_categories import SUBJECTS
@@ -69,13 +78,16 @@ def run(options: Options) -> dict[str, Any]:
 
         cases = [
             (q, f)
-            for subject in SUBJECTS if options.mmlu_subject_selected(subject)
+            for subject in SUBJECTS
+            if options.mmlu_subject_selected(subject)
             for f in options.mmlu_formulations
             for q in options.mmlu_questions(subject)
         ]
         jobs, prefixes = mmlu_jobs(options.mmlu_dir, cases, key, options.mmlu_shots)
         start = time.perf_counter()
-        compute_once(cache, key, jobs, locks, 0, 1, mmlu_scorer(load, prefixes, options.batch_size, options.model_name), made_by)
+        compute_once(
+            cache, key, jobs, locks, 0, 1, mmlu_scorer(load, prefixes, options.batch_size, options.model_name), made_by
+        )
         report["mmlu"] = {"cases": len(jobs), "seconds": time.perf_counter() - start}
     cache.close()
     report["model_loaded"] = bool(loaded)

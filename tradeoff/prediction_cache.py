@@ -6,6 +6,7 @@ timeout does not cover every lock it can meet (switching to WAL while another co
 opens, a checkpoint racing a reader), and on a loaded machine those windows are long, so each
 operation is also retried on "database is locked" until a generous deadline.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -95,7 +96,9 @@ class PredictionCache:
             found.update((key, json.loads(value)) for key, value in rows)
         return found
 
-    def put_many(self, model_key: str, rows: Iterable[tuple[str, str, Any]], provenance: dict[str, Any] | None = None) -> None:
+    def put_many(
+        self, model_key: str, rows: Iterable[tuple[str, str, Any]], provenance: dict[str, Any] | None = None
+    ) -> None:
         """rows: (key, case_id, JSON-able value), written by the process `provenance` describes
         (tradeoff.provenance.process_record). All or nothing."""
         from tradeoff.provenance import record_id
@@ -108,11 +111,15 @@ class PredictionCache:
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
                 if provenance is not None:
-                    self.conn.execute("INSERT OR IGNORE INTO provenance VALUES (?, ?)",
-                                      (prov_id, json.dumps(provenance, sort_keys=True)))
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO provenance VALUES (?, ?)",
+                        (prov_id, json.dumps(provenance, sort_keys=True)),
+                    )
                 self.conn.executemany(
                     "INSERT OR REPLACE INTO predictions (key, model_key, case_id, value, created, provenance) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", payload)
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    payload,
+                )
 
         try:
             _retrying(write)

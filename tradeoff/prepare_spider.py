@@ -8,6 +8,7 @@ The archive (a local path or a URL) supplies tables.json and database/; the hub 
 supply dev/train questions. The hub copy lacks the parsed `sql` field, so hardness is
 "unknown" for questions taken from it; the archive's dev.json is preferred when present.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -127,8 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     dbs = sorted({e.db_id for e in data.dev})
     missing = [db for db in dbs if data.missing_db_reason(db)]
-    print(f"Spider ready at {args.out}: {len(data.dev)} dev questions over {len(dbs)} databases"
-          + (f"; missing databases: {', '.join(missing)}" if missing else ""))
+    print(
+        f"Spider ready at {args.out}: {len(data.dev)} dev questions over {len(dbs)} databases"
+        + (f"; missing databases: {', '.join(missing)}" if missing else "")
+    )
     return 0
 
 

@@ -5,6 +5,7 @@ SQL from the train split), then the schema and question to answer. The model's o
 template renders them; a template that rejects a system role gets the instruction folded
 into the first user turn, so every model takes the same path.
 """
+
 from __future__ import annotations
 
 import random

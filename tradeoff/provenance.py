@@ -8,6 +8,7 @@ change of any one is a cache miss, never a silently reused number. `process_reco
 cache row stores about the process that wrote it (plus the git commit and whether the tree was
 dirty); results report that, not the identity of the process that later reads the cache.
 """
+
 from __future__ import annotations
 
 import functools
@@ -57,6 +58,7 @@ def environment_key(model_key: str, env: dict[str, Any]) -> str:
 @functools.lru_cache(maxsize=1)
 def git_state() -> dict[str, Any]:
     """This project's commit and whether the work tree differs from it (None outside git)."""
+
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)

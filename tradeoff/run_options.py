@@ -1,5 +1,6 @@
 """The benchmark's run options, declared once for pytest (fixtures/options.py) and for the
 `tradeoff.precompute` command, and validated once so bad input is one clear line."""
+
 from __future__ import annotations
 
 import os
@@ -20,26 +21,54 @@ HARDNESS = ("easy", "medium", "hard", "extra")
 
 OPTION_SPECS: list[tuple[str, dict[str, Any]]] = [
     ("--model", dict(default="base", help="experiment name (base, v1, v2), model/adapter path or hub id")),
-    ("--base-model", dict(default=None, help="base model key from experiments.toml (default: its defaults.base_model)")),
+    (
+        "--base-model",
+        dict(default=None, help="base model key from experiments.toml (default: its defaults.base_model)"),
+    ),
     ("--experiments", dict(default=None, help="experiments file (default experiments.toml or $TRADEOFF_EXPERIMENTS)")),
     ("--suite", dict(default="all", choices=("all", "spider", "mmlu"), help="which benchmark suite(s) to run")),
-    ("--spider-dir", dict(default=None, help="Spider directory, official layout (default $SPIDER_DIR or ../shared/data/spider)")),
+    (
+        "--spider-dir",
+        dict(default=None, help="Spider directory, official layout (default $SPIDER_DIR or ../shared/data/spider)"),
+    ),
     ("--limit", dict(type=int, default=None, help="at most N Spider cases, spread evenly over the dev set")),
     ("--spider-db", dict(action="append", default=[], help="only these databases (repeat or comma-separate)")),
     ("--hardness", dict(action="append", default=[], help="only these hardness levels: easy, medium, hard, extra")),
-    ("--spider-shots", dict(type=int, default=None, help="few-shot examples in the Spider prompt (default per experiment)")),
+    (
+        "--spider-shots",
+        dict(type=int, default=None, help="few-shot examples in the Spider prompt (default per experiment)"),
+    ),
     ("--batch-size", dict(type=int, default=None, help="generation batch size")),
     ("--max-new-tokens", dict(type=int, default=None, help="generation length limit for SQL")),
     ("--query-timeout", dict(type=float, default=None, help="seconds per SQL query before it is stopped")),
     ("--max-rows", dict(type=int, default=None, help="rows fetched per query before it counts as too many")),
     ("--mmlu-dir", dict(default=None, help="MMLU CSV directory (default $MMLU_DIR or ../shared/data/mmlu)")),
     ("--mmlu-subjects", dict(action="append", default=[], help="only these MMLU subjects (repeat or comma-separate)")),
-    ("--mmlu-categories", dict(action="append", default=[], help="only these categories: stem, humanities, social_sciences, other")),
+    (
+        "--mmlu-categories",
+        dict(action="append", default=[], help="only these categories: stem, humanities, social_sciences, other"),
+    ),
     ("--mmlu-split", dict(default="test", choices=("test", "val"), help="MMLU split to score (val for quick runs)")),
-    ("--mmlu-limit", dict(type=int, default=None, help="at most N questions per subject (file order, as lm-eval --limit)")),
-    ("--mmlu-shots", dict(type=int, default=5, help="few-shot examples from the dev split (lm-eval default 5; reference study 4)")),
-    ("--mmlu-formulation", dict(default="letter", choices=("letter", "cloze", "both"), help="letter: log-likelihood of ' A'..' D' (lm-eval mmlu); cloze: option texts, acc_norm")),
-    ("--min-pass-rate", dict(type=float, default=0.0, help="exit non-zero when a suite's pass rate is below this (0..1)")),
+    (
+        "--mmlu-limit",
+        dict(type=int, default=None, help="at most N questions per subject (file order, as lm-eval --limit)"),
+    ),
+    (
+        "--mmlu-shots",
+        dict(type=int, default=5, help="few-shot examples from the dev split (lm-eval default 5; reference study 4)"),
+    ),
+    (
+        "--mmlu-formulation",
+        dict(
+            default="letter",
+            choices=("letter", "cloze", "both"),
+            help="letter: log-likelihood of ' A'..' D' (lm-eval mmlu); cloze: option texts, acc_norm",
+        ),
+    ),
+    (
+        "--min-pass-rate",
+        dict(type=float, default=0.0, help="exit non-zero when a suite's pass rate is below this (0..1)"),
+    ),
     ("--results-dir", dict(default=None, help="where results JSON and reports go (default out/)")),
 ]
 
@@ -91,7 +120,11 @@ class Options:
         bad = [h for h in self.hardness if h not in HARDNESS]
         if bad:
             raise UserError(f"--hardness: unknown level(s) {bad}; choose from {list(HARDNESS)}")
-        for name, value in (("--batch-size", self.batch_size), ("--max-new-tokens", self.max_new_tokens), ("--max-rows", self.max_rows)):
+        for name, value in (
+            ("--batch-size", self.batch_size),
+            ("--max-new-tokens", self.max_new_tokens),
+            ("--max-rows", self.max_rows),
+        ):
             if value < 1:
                 raise UserError(f"{name} must be >= 1, got {value}")
         if not self.query_timeout > 0:
@@ -101,7 +134,9 @@ class Options:
         if self.mmlu_limit is not None and self.mmlu_limit < 1:
             raise UserError(f"--mmlu-limit must be >= 1, got {self.mmlu_limit}")
         if not 0 <= self.mmlu_shots <= 5:
-            raise UserError(f"--mmlu-shots must be between 0 and 5 (the dev split has 5 per subject), got {self.mmlu_shots}")
+            raise UserError(
+                f"--mmlu-shots must be between 0 and 5 (the dev split has 5 per subject), got {self.mmlu_shots}"
+            )
         from tradeoff.mmlu_categories import CATEGORIES, SUBJECTS
 
         bad = [c for c in self.mmlu_categories if c not in CATEGORIES]
@@ -137,8 +172,6 @@ class Options:
 
         return re.sub(r"[^A-Za-z0-9._-]+", "_", self.model_name).strip("_") or "model"
 
-
-
     def check_data(self) -> None:
         """Fail early, in one line, on a missing or malformed data directory of a selected suite.
 
@@ -171,7 +204,9 @@ class Options:
             except (MMLUDataError, OSError) as exc:
                 raise UserError(f"MMLU data: {exc}") from None
             if not found:
-                raise UserError(f"MMLU data directory {self.mmlu_dir} has no {self.mmlu_split}/<subject>_{self.mmlu_split}.csv files")
+                raise UserError(
+                    f"MMLU data directory {self.mmlu_dir} has no {self.mmlu_split}/<subject>_{self.mmlu_split}.csv files"
+                )
             for subject in found:
                 if self.mmlu_subject_selected(subject):
                     self.mmlu_questions(subject)
@@ -231,4 +266,6 @@ def _check_adapter_config(adapter: Path) -> None:
     try:
         PeftConfig.from_pretrained(str(adapter))
     except Exception as exc:  # noqa: BLE001 - peft raises ValueError, TypeError, JSONDecodeError ...
-        raise UserError(f"adapter {adapter}: adapter_config.json is not a valid peft config ({type(exc).__name__}: {exc})") from None
+        raise UserError(
+            f"adapter {adapter}: adapter_config.json is not a valid peft config ({type(exc).__name__}: {exc})"
+        ) from None

@@ -1,4 +1,5 @@
 """Where things live: data, caches, outputs. Environment variables override defaults."""
+
 from __future__ import annotations
 
 import os

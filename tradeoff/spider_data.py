@@ -1,8 +1,9 @@
 """The one place that knows Spider's on-disk layout (the official release layout).
 
-    <root>/dev.json  tables.json  train_spider.json  [train_others.json]
-    <root>/database/<db_id>/<db_id>.sqlite
+<root>/dev.json  tables.json  train_spider.json  [train_others.json]
+<root>/database/<db_id>/<db_id>.sqlite
 """
+
 from __future__ import annotations
 
 import hashlib

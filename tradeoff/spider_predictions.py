@@ -1,4 +1,5 @@
 """Spider cases and their generation jobs, shared by the pytest fixtures and `tradeoff.precompute`."""
+
 from __future__ import annotations
 
 import sys

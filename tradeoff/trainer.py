@@ -6,6 +6,7 @@ resume point) and publishes the result where evaluation's `--model NAME` looks f
 Heavy imports (torch, transformers, peft) happen inside functions so that a bad command line
 is rejected before they load.
 """
+
 from __future__ import annotations
 
 import json
@@ -198,7 +199,9 @@ def adapter_staleness(plan: TrainPlan) -> str | None:
     for key in ("experiment", "base_model", "training", "limit"):
         if recorded.get(key) != wanted.get(key):
             if key == "training" and isinstance(recorded.get(key), dict):
-                changed = sorted(k for k in wanted[key] if recorded[key].get(k) != wanted[key][k] and k not in _SAME_MATH)
+                changed = sorted(
+                    k for k in wanted[key] if recorded[key].get(k) != wanted[key][k] and k not in _SAME_MATH
+                )
                 if not changed:
                     continue
                 return f"existing adapter was trained with other settings ({', '.join(changed)})"

@@ -4,6 +4,7 @@ Every mistake a user can make (unknown or untrainable experiment, out-of-range v
 data) is found here and raised as a UserError, so a bad command fails in a fraction of a second
 instead of after the model has loaded.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ model is trained on exactly the text it is later asked to complete. The loss cov
 and the template's end-of-turn token, nothing before: learning to reproduce schemas would
 spend capacity on text the model is always given.
 """
+
 from __future__ import annotations
 
 import random
@@ -76,7 +77,9 @@ def encode(tokenizer: Any, prompt_text: str, full_text: str) -> Encoded:
 def conversation_texts(tokenizer: Any, data: SpiderData, example: SpiderExample) -> tuple[str, str]:
     """(prompt as evaluation renders it, the same conversation with the gold SQL answered)."""
     messages = chat_messages(data, example.db_id, example.question, (), answer=example.query)
-    return render(tokenizer, messages[:-1], add_generation_prompt=True), render(tokenizer, messages, add_generation_prompt=False)
+    return render(tokenizer, messages[:-1], add_generation_prompt=True), render(
+        tokenizer, messages, add_generation_prompt=False
+    )
 
 
 def build_training_set(

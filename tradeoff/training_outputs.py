@@ -4,6 +4,7 @@ The adapter is what evaluation loads, so it is published atomically: written to 
 directory beside it, then renamed into place. A run killed at any moment leaves either the
 previous adapter or the new one, never a half-written one that `--model NAME` would load.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,11 +62,7 @@ def publish_adapter(staging: Path, target: Path) -> None:
 def loss_points(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The logged training loss per step (Trainer's per-interval mean), without the summary entry."""
     keep = ("step", "epoch", "loss", "learning_rate", "grad_norm")
-    return [
-        {k: entry[k] for k in keep if k in entry}
-        for entry in log_history
-        if "loss" in entry and "step" in entry
-    ]
+    return [{k: entry[k] for k in keep if k in entry} for entry in log_history if "loss" in entry and "step" in entry]
 
 
 def write_loss_curve(run_dir: Path, points: list[dict[str, Any]], title: str) -> None:

@@ -3,6 +3,7 @@
 The modules are three lines each; all logic lives in fixtures/mmlu.py. A unit test checks
 that the files on disk equal this generator's output, so they cannot drift.
 """
+
 from __future__ import annotations
 
 import sys

@@ -4,6 +4,7 @@ Cases, predictions and the metric come from fixtures/spider.py; a failing case i
 wrong answer of the model, i.e. the measurement, not a crash. The case passes on the
 official evaluator's verdict; the strict and set variants are recorded beside it.
 """
+
 from deepeval.test_case import LLMTestCase
 
 from metrics import GoldQueryError

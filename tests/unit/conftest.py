@@ -1,4 +1,5 @@
 """Shared helpers for the project's own tests: a tiny Spider directory built from scratch."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -134,11 +134,26 @@ def generate(table: str, text_col: str, num_col: str, scratch: Path) -> list[Hos
 
     # --- PRAGMA writes (and reads) ----------------------------------------------------
     for p in (
-        "journal_mode=WAL", "journal_mode=DELETE", "journal_mode=OFF", "writable_schema=ON",
-        "query_only=0", "user_version=42", "application_id=7", "schema_version=1",
-        "foreign_keys=ON", "locking_mode=EXCLUSIVE", "synchronous=OFF", "wal_checkpoint(TRUNCATE)",
-        "cache_size=-2000000", "mmap_size=268435456", "temp_store=FILE", "integrity_check",
-        "table_info(" + table + ")", "main.page_size=512", "trusted_schema=ON", "cell_size_check=ON",
+        "journal_mode=WAL",
+        "journal_mode=DELETE",
+        "journal_mode=OFF",
+        "writable_schema=ON",
+        "query_only=0",
+        "user_version=42",
+        "application_id=7",
+        "schema_version=1",
+        "foreign_keys=ON",
+        "locking_mode=EXCLUSIVE",
+        "synchronous=OFF",
+        "wal_checkpoint(TRUNCATE)",
+        "cache_size=-2000000",
+        "mmap_size=268435456",
+        "temp_store=FILE",
+        "integrity_check",
+        "table_info(" + table + ")",
+        "main.page_size=512",
+        "trusted_schema=ON",
+        "cell_size_check=ON",
     ):
         add("pragma", p, f"PRAGMA {p}", DENIED)
     add("pragma", "after_select", "SELECT 1; PRAGMA writable_schema=ON", MULTI)
@@ -174,7 +189,7 @@ def generate(table: str, text_col: str, num_col: str, scratch: Path) -> list[Hos
         "string_growth": "WITH RECURSIVE r(x) AS (SELECT 'a' UNION ALL SELECT x || x FROM r) SELECT length(x) FROM r",
         "union_dedup": "WITH RECURSIVE r(x) AS (SELECT 1 UNION SELECT x + 1 FROM r) SELECT count(*) FROM r",
         "two_level": "WITH RECURSIVE a(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM a), "
-                     "b(y) AS (SELECT 1 UNION ALL SELECT y + 1 FROM b) SELECT count(*) FROM a, b",
+        "b(y) AS (SELECT 1 UNION ALL SELECT y + 1 FROM b) SELECT count(*) FROM a, b",
         "group_concat": f"{inf} SELECT group_concat(x) FROM r",
         "fenced": f"```sql\n{inf} SELECT sum(x) FROM r\n```",
     }.items():
@@ -210,11 +225,25 @@ def generate(table: str, text_col: str, num_col: str, scratch: Path) -> list[Hos
     for k in (3, 4, 5):
         tables = ", ".join(f"{t} AS a{i}" for i in range(k))
         add("cartesian", f"rows_{k}way", f"SELECT * FROM {tables}", BOMB | WRONG)
-    add("cartesian", "master_x_master", "SELECT * FROM sqlite_master a, sqlite_master b, sqlite_master c, sqlite_master d", BOMB | WRONG)
+    add(
+        "cartesian",
+        "master_x_master",
+        "SELECT * FROM sqlite_master a, sqlite_master b, sqlite_master c, sqlite_master d",
+        BOMB | WRONG,
+    )
     add("cartesian", "65_tables", "SELECT 1 FROM " + ", ".join([t] * 65), RUNTIME)
-    add("cartesian", "cross_cte", "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r LIMIT 3000) "
-        "SELECT count(*) FROM r a, r b, r c", BOMB)
-    add("cartesian", "window_over_cross", f"SELECT count(*) OVER (ORDER BY a.{n}, b.{n}) FROM {t} a, {t} b, {t} c, {t} e, {t} f", BOMB | WRONG)
+    add(
+        "cartesian",
+        "cross_cte",
+        "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r LIMIT 3000) SELECT count(*) FROM r a, r b, r c",
+        BOMB,
+    )
+    add(
+        "cartesian",
+        "window_over_cross",
+        f"SELECT count(*) OVER (ORDER BY a.{n}, b.{n}) FROM {t} a, {t} b, {t} c, {t} e, {t} f",
+        BOMB | WRONG,
+    )
 
     # --- deep nesting -------------------------------------------------------------------
     for depth in (300, 1000, 5000, 40000):
@@ -222,15 +251,34 @@ def generate(table: str, text_col: str, num_col: str, scratch: Path) -> list[Hos
     for depth in (100, 400):
         add("nesting", f"subqueries_{depth}", "SELECT " + "(SELECT " * depth + "1" + ")" * depth, SYNTAX | RUNTIME)
         add("nesting", f"functions_{depth}", "SELECT " + "abs(" * depth + "1" + ")" * depth, SYNTAX | RUNTIME)
-        add("nesting", f"case_{depth}", "SELECT " + "CASE WHEN 1 THEN " * depth + "1" + " END" * depth, SYNTAX | RUNTIME)
-        add("nesting", f"from_subquery_{depth}", "SELECT * FROM " + "(SELECT * FROM " * depth + t + ")" * depth, SYNTAX | RUNTIME)
+        add(
+            "nesting", f"case_{depth}", "SELECT " + "CASE WHEN 1 THEN " * depth + "1" + " END" * depth, SYNTAX | RUNTIME
+        )
+        add(
+            "nesting",
+            f"from_subquery_{depth}",
+            "SELECT * FROM " + "(SELECT * FROM " * depth + t + ")" * depth,
+            SYNTAX | RUNTIME,
+        )
     add("nesting", "not_10000", "SELECT " + "NOT " * 10_000 + "1", SYNTAX | RUNTIME)
     add("nesting", "minus_10000", "SELECT " + "- " * 10_000 + "1", SYNTAX | RUNTIME)
-    add("nesting", "and_chain_3000", f"SELECT {s} FROM {t} WHERE " + " AND ".join(["1"] * 3000), SYNTAX | RUNTIME | WRONG)
+    add(
+        "nesting",
+        "and_chain_3000",
+        f"SELECT {s} FROM {t} WHERE " + " AND ".join(["1"] * 3000),
+        SYNTAX | RUNTIME | WRONG,
+    )
     add("nesting", "union_600", " UNION ALL ".join(["SELECT 1"] * 600), RUNTIME)
     add("nesting", "in_list_10000", f"SELECT {s} FROM {t} WHERE {n} IN ({', '.join(map(str, range(10_000)))})", WRONG)
     add("nesting", "columns_300", "SELECT " + ", ".join(["1"] * 300), RUNTIME)
-    add("nesting", "cte_chain_200", "WITH " + ", ".join(f"c{i} AS (SELECT {'1' if i == 0 else f'* FROM c{i-1}'})" for i in range(200)) + " SELECT * FROM c199", WRONG | RUNTIME)
+    add(
+        "nesting",
+        "cte_chain_200",
+        "WITH "
+        + ", ".join(f"c{i} AS (SELECT {'1' if i == 0 else f'* FROM c{i - 1}'})" for i in range(200))
+        + " SELECT * FROM c199",
+        WRONG | RUNTIME,
+    )
 
     # --- comment tricks -----------------------------------------------------------------
     for name, (q, expect) in {
@@ -314,12 +362,23 @@ def generate(table: str, text_col: str, num_col: str, scratch: Path) -> list[Hos
     add("script", "100_selects", "SELECT 1; " * 100, MULTI)
     add("script", "100_deletes", f"DELETE FROM {t}; " * 100, DENIED)
     add("script", "select_then_99_drops", "SELECT 1; " + f"DROP TABLE {t}; " * 99, MULTI)
-    add("script", "100_mixed_lines", "\n".join(
-        [f"SELECT {s} FROM {t};", f"UPDATE {t} SET {n} = {n} + 1;", "PRAGMA user_version = 1;", "VACUUM;"] * 25), MULTI)
+    add(
+        "script",
+        "100_mixed_lines",
+        "\n".join(
+            [f"SELECT {s} FROM {t};", f"UPDATE {t} SET {n} = {n} + 1;", "PRAGMA user_version = 1;", "VACUUM;"] * 25
+        ),
+        MULTI,
+    )
     add("script", "transaction_100", "BEGIN;\n" + f"INSERT INTO {t} ({s}) VALUES ('x');\n" * 98 + "COMMIT;", DENIED)
     add("script", "fenced_100", "```sql\n" + f"SELECT {s} FROM {t};\n" * 100 + "```", MULTI)
     add("script", "savepoints_100", "".join(f"SAVEPOINT s{i}; " for i in range(100)), DENIED)
-    add("script", "ctes_then_writes", "WITH a AS (SELECT 1) SELECT * FROM a; " + f"INSERT INTO {t} ({s}) VALUES ('x'); " * 99, MULTI)
+    add(
+        "script",
+        "ctes_then_writes",
+        "WITH a AS (SELECT 1) SELECT * FROM a; " + f"INSERT INTO {t} ({s}) VALUES ('x'); " * 99,
+        MULTI,
+    )
 
     # --- invalid UTF-8 (surrogateescape), lone surrogates, odd Unicode -------------------
     for name, (text, expect) in {
@@ -380,10 +439,16 @@ def generate(table: str, text_col: str, num_col: str, scratch: Path) -> list[Hos
         "whitespace": (" \t\n\r\f\v" * 100, EMPTY),
         "refusal": ("I'm sorry, but I can't help with that request.", EMPTY),
         "json_answer": ('{"sql": "DROP TABLE ' + table + '"}', DENIED | EMPTY | SYNTAX),
-        "python_code": (f"import sqlite3\nsqlite3.connect('x').execute('DELETE FROM {table}')", DENIED | EMPTY | SYNTAX),
+        "python_code": (
+            f"import sqlite3\nsqlite3.connect('x').execute('DELETE FROM {table}')",
+            DENIED | EMPTY | SYNTAX,
+        ),
         "shell_injection": (f"SELECT 1; .shell rm -rf {d}", SYNTAX | WRONG | MULTI),
         "dot_command": (f".output {d}/dump.sql", EMPTY | SYNTAX),
-        "json_each_big": ("SELECT count(*) FROM json_each('[' || replace(hex(zeroblob(1000000)), '00', '0,') || '0]')", BOMB | WRONG | DENIED),
+        "json_each_big": (
+            "SELECT count(*) FROM json_each('[' || replace(hex(zeroblob(1000000)), '00', '0,') || '0]')",
+            BOMB | WRONG | DENIED,
+        ),
         "strftime_fuzz": ("SELECT strftime('%Y%m%d%H%M%f%J%s%w%j', 'now', '+1000000000 years')", WRONG),
         "printf_n": ("SELECT printf('%n%n%n%s%s', 1)", WRONG | RUNTIME),
         "printf_huge_precision": ("SELECT length(printf('%.1000000000f', 1.0))", BOMB | WRONG),
@@ -449,7 +514,9 @@ def score_corpus(db_path: Path, gold: str, corpus: list[Hostile], limits) -> lis
     for case in corpus:
         metric = ExecutionAccuracy(limits=limits)
         test_case = LLMTestCase(
-            input="hostile", actual_output=case.output, expected_output=gold,
+            input="hostile",
+            actual_output=case.output,
+            expected_output=gold,
             metadata={"db_path": str(db_path)},
         )
         start = time.perf_counter()

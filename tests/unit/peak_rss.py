@@ -52,8 +52,12 @@ def _child(db: str, entry: dict, wfd: int) -> None:
         metric = ExecutionAccuracy(db_path=db)
         metric.measure(LLMTestCase(input="q", actual_output=entry["sql"], expected_output=GOLD))
         failure, reason = metric.failure, metric.reason
-    report = {"hwm_kb": _hwm_kb(), "failure": failure, "reason": reason[:200],
-              "elapsed_s": round(time.perf_counter() - start, 3)}
+    report = {
+        "hwm_kb": _hwm_kb(),
+        "failure": failure,
+        "reason": reason[:200],
+        "elapsed_s": round(time.perf_counter() - start, 3),
+    }
     os.write(wfd, json.dumps(report).encode())
     os._exit(0)
 

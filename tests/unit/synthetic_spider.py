@@ -1,5 +1,6 @@
 """A minimal Spider directory built from scratch, shared by the unit tests (a module, not the
 conftest, so module-scoped fixtures and helper files can import it by name)."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,24 @@ def make_spider_dir(root: Path, with_missing_db: bool = True) -> Path:
             "db_id": "shop",
             "table_names_original": ["item", "shop"],
             "table_names": ["item", "shop"],
-            "column_names_original": [[-1, "*"], [0, "id"], [0, "name"], [0, "price"], [0, "shop_id"], [1, "shop_id"], [1, "city"]],
-            "column_names": [[-1, "*"], [0, "id"], [0, "name"], [0, "price"], [0, "shop id"], [1, "shop id"], [1, "city"]],
+            "column_names_original": [
+                [-1, "*"],
+                [0, "id"],
+                [0, "name"],
+                [0, "price"],
+                [0, "shop_id"],
+                [1, "shop_id"],
+                [1, "city"],
+            ],
+            "column_names": [
+                [-1, "*"],
+                [0, "id"],
+                [0, "name"],
+                [0, "price"],
+                [0, "shop id"],
+                [1, "shop id"],
+                [1, "city"],
+            ],
             "column_types": ["text", "number", "text", "number", "number", "number", "text"],
             "primary_keys": [1, 5],
             "foreign_keys": [[4, 5]],
@@ -46,8 +63,14 @@ def make_spider_dir(root: Path, with_missing_db: bool = True) -> Path:
     easy_sql = {
         "from": {"table_units": [["table_unit", 0]], "conds": []},
         "select": [False, [[3, [0, [0, 0, False], None]]]],
-        "where": [], "groupBy": [], "having": [], "orderBy": [], "limit": None,
-        "intersect": None, "union": None, "except": None,
+        "where": [],
+        "groupBy": [],
+        "having": [],
+        "orderBy": [],
+        "limit": None,
+        "intersect": None,
+        "union": None,
+        "except": None,
     }
     dev = [
         {"db_id": "shop", "question": "How many items?", "query": "SELECT count(*) FROM item", "sql": easy_sql},

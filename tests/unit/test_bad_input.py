@@ -23,6 +23,7 @@ raises on SQLITE_FULL; the product code is not patched. A read-only results dire
 be made with chmod here (the tests may run as root, which ignores permission bits), so it is a
 path under a regular file; with a non-root user a chmod 555 folder is checked too.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,8 +39,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DEEPEVAL_TELEMETRY_OPT_OUT": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
+OFFLINE = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "DEEPEVAL_TELEMETRY_OPT_OUT": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 
 from synthetic_spider import make_spider_dir  # noqa: E402
 
@@ -119,16 +124,33 @@ def save_tiny_model(path: Path) -> Path:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tok.train_from_iterator(["SELECT name FROM item WHERE price > 2"] * 4, trainers.BpeTrainer(
-        vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tok.train_from_iterator(
+        ["SELECT name FROM item WHERE price > 2"] * 4,
+        trainers.BpeTrainer(
+            vocab_size=300,
+            special_tokens=specials,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
     fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|endoftext|>")
+        tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
     fast.chat_template = CHATML
     torch.manual_seed(0)
     config = transformers.LlamaConfig(
-        vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-        num_key_value_heads=1, max_position_embeddings=4096, tie_word_embeddings=True,
-        pad_token_id=fast.pad_token_id, eos_token_id=fast.eos_token_id, bos_token_id=fast.bos_token_id)
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        pad_token_id=fast.pad_token_id,
+        eos_token_id=fast.eos_token_id,
+        bos_token_id=fast.bos_token_id,
+    )
     transformers.LlamaForCausalLM(config).save_pretrained(path)
     fast.save_pretrained(path)
     return path
@@ -160,8 +182,9 @@ def add_dataset_errors(spider: Path) -> None:
 def add_failing_gold(spider: Path) -> str:
     """A dev case whose gold query fails on its (sound) database; returns its case id."""
     dev = json.loads((spider / "dev.json").read_text())
-    dev.append({"db_id": "shop", "question": "Broken gold?", "query": "SELECT no_such_column FROM item",
-                "sql": dev[0]["sql"]})
+    dev.append(
+        {"db_id": "shop", "question": "Broken gold?", "query": "SELECT no_such_column FROM item", "sql": dev[0]["sql"]}
+    )
     (spider / "dev.json").write_text(json.dumps(dev))
     return f"shop-{len(dev) - 1:04d}"
 
@@ -199,15 +222,27 @@ def world(tmp_path_factory):
     probe = root / "probe"
     probe.mkdir()
     (probe / "disk_full_probe.py").write_text(DISK_FULL_PLUGIN)
-    return {"root": root, "spider": spider, "tiny": tiny, "experiments": experiments, "out": out, "cache": cache,
-            "probe": probe}
+    return {
+        "root": root,
+        "spider": spider,
+        "tiny": tiny,
+        "experiments": experiments,
+        "out": out,
+        "cache": cache,
+        "probe": probe,
+    }
 
 
 def env_for(world, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TRADEOFF_", "SPIDER_DIR", "MMLU_DIR"))}
-    env.update(OFFLINE, TRADEOFF_CACHE_DIR=str(world["cache"]), TRADEOFF_MODELS_DIR=str(world["root"] / "models"),
-               TRADEOFF_OUTPUT_DIR=str(world["out"]), TRADEOFF_CONVERTED_DIR=str(world["root"] / "converted"),
-               TRADEOFF_EXPERIMENTS=str(world["experiments"]))
+    env.update(
+        OFFLINE,
+        TRADEOFF_CACHE_DIR=str(world["cache"]),
+        TRADEOFF_MODELS_DIR=str(world["root"] / "models"),
+        TRADEOFF_OUTPUT_DIR=str(world["out"]),
+        TRADEOFF_CONVERTED_DIR=str(world["root"] / "converted"),
+        TRADEOFF_EXPERIMENTS=str(world["experiments"]),
+    )
     env.update(extra)
     return env
 
@@ -217,8 +252,25 @@ def run(args: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.
 
 
 def bench(world, *args: str, suite: str = "tests/spider", env: dict[str, str] | None = None, model: str | None = None):
-    cmd = ["-m", "pytest", suite, "-p", "no:cacheprovider", "-n", "0", "-q", "--model", model or str(world["tiny"]),
-           "--spider-dir", str(world["spider"]), "--results-dir", str(world["out"]), "--max-new-tokens", "8", *args]
+    cmd = [
+        "-m",
+        "pytest",
+        suite,
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "0",
+        "-q",
+        "--model",
+        model or str(world["tiny"]),
+        "--spider-dir",
+        str(world["spider"]),
+        "--results-dir",
+        str(world["out"]),
+        "--max-new-tokens",
+        "8",
+        *args,
+    ]
     return run(cmd, env or env_for(world))
 
 
@@ -336,8 +388,12 @@ def test_unknown_model_is_one_usage_error(world):
 def test_an_adapter_of_another_base_model_is_refused_before_any_work(world, tmp_path):
     adapter = tmp_path / "adapter"
     adapter.mkdir()
-    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 2, "target_modules": ["q_proj"]}))
-    (adapter / "tradeoff_adapter.json").write_text(json.dumps({"base": "/elsewhere/other-base", "base_fingerprint": "0" * 64}))
+    (adapter / "adapter_config.json").write_text(
+        json.dumps({"peft_type": "LORA", "r": 2, "target_modules": ["q_proj"]})
+    )
+    (adapter / "tradeoff_adapter.json").write_text(
+        json.dumps({"base": "/elsewhere/other-base", "base_fingerprint": "0" * 64})
+    )
     before = tree_digest(world["out"], world["cache"])
     proc = bench(world, model=str(adapter))
     line = one_error_line(proc, "was trained on base '/elsewhere/other-base'", prefix="ERROR:")
@@ -361,13 +417,22 @@ def test_a_corrupt_adapter_config_is_one_usage_error(world, tmp_path):
     "text, needle",
     [
         ("[defaults\nbase_model = 'tiny'\n", "invalid TOML"),
-        ("[defaults]\nbase_model = 'tiny'\n[base_models.tiny]\nsource = '{tiny}'\n[evaluation]\nbatch_size = 'eight'\n",
-         "evaluation.batch_size: expected int, got 'eight'"),
-        ("[defaults]\nbase_model = 'tiny'\n[base_models.tiny]\nsource = '{tiny}'\n[evaluation]\nbatchsize = 8\n",
-         "evaluation: unknown key(s) ['batchsize']"),
-        ("[defaults]\nbase_model = 'tiny'\n[base_models.tiny]\nsource = '{tiny}'\n[evaluations]\n", "unknown section(s) ['evaluations']"),
-        ("[defaults]\nbase_model = 'tiny'\n[base_models.tiny]\nsource = '{tiny}'\n[experiments.base]\ntrain = 'no'\n",
-         "experiments.base.train: expected true/false"),
+        (
+            "[defaults]\nbase_model = 'tiny'\n[base_models.tiny]\nsource = '{tiny}'\n[evaluation]\nbatch_size = 'eight'\n",
+            "evaluation.batch_size: expected int, got 'eight'",
+        ),
+        (
+            "[defaults]\nbase_model = 'tiny'\n[base_models.tiny]\nsource = '{tiny}'\n[evaluation]\nbatchsize = 8\n",
+            "evaluation: unknown key(s) ['batchsize']",
+        ),
+        (
+            "[defaults]\nbase_model = 'tiny'\n[base_models.tiny]\nsource = '{tiny}'\n[evaluations]\n",
+            "unknown section(s) ['evaluations']",
+        ),
+        (
+            "[defaults]\nbase_model = 'tiny'\n[base_models.tiny]\nsource = '{tiny}'\n[experiments.base]\ntrain = 'no'\n",
+            "experiments.base.train: expected true/false",
+        ),
     ],
     ids=["syntax", "wrong-type", "unknown-key", "unknown-section", "wrong-type-train"],
 )
@@ -430,8 +495,14 @@ def test_dataset_errors_are_skipped_with_their_reason_and_counted_apart(world, t
     spider = make_spider_dir(tmp_path / "spider")
     add_dataset_errors(spider)
     out = tmp_path / "out"
-    proc = bench(world, "--spider-dir", str(spider), "--results-dir", str(out),
-                 env=env_for(world, TRADEOFF_CACHE_DIR=str(tmp_path / "cache")))
+    proc = bench(
+        world,
+        "--spider-dir",
+        str(spider),
+        "--results-dir",
+        str(out),
+        env=env_for(world, TRADEOFF_CACHE_DIR=str(tmp_path / "cache")),
+    )
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text[-3000:]  # the measurement ran; dataset errors fail no run
     assert "Traceback" not in text and "INTERNALERROR" not in text
@@ -439,8 +510,9 @@ def test_dataset_errors_are_skipped_with_their_reason_and_counted_apart(world, t
     cases = {c["case_id"]: c for c in results["cases"]}
     reasons = {case_id: c["skip_reason"] for case_id, c in cases.items() if c["outcome"] == "skipped"}
     assert reasons["gone-0002"].startswith("missing database: database gone is missing")
-    assert reasons["junk-0004"] == (f"dataset error (not scored): database file "
-                                    f"{spider / 'database' / 'junk' / 'junk.sqlite'} is not SQLite")
+    assert reasons["junk-0004"] == (
+        f"dataset error (not scored): database file {spider / 'database' / 'junk' / 'junk.sqlite'} is not SQLite"
+    )
     assert reasons["undescribed-0005"].startswith("dataset error (not scored): database 'undescribed' has no schema")
     assert sorted(reasons) == ["gone-0002", "junk-0004", "undescribed-0005"]
     spider_suite = results["suites"]["spider"]
@@ -457,8 +529,14 @@ def test_a_failing_gold_query_stops_the_run_with_one_line(world, tmp_path):
     previous = out / "results" / f"{label_of(str(world['tiny']))}.json"
     previous.parent.mkdir(parents=True)
     previous.write_text('{"earlier": "results"}\n')
-    proc = bench(world, "--spider-dir", str(spider), "--results-dir", str(out),
-                 env=env_for(world, TRADEOFF_CACHE_DIR=str(tmp_path / "cache")))
+    proc = bench(
+        world,
+        "--spider-dir",
+        str(spider),
+        "--results-dir",
+        str(out),
+        env=env_for(world, TRADEOFF_CACHE_DIR=str(tmp_path / "cache")),
+    )
     line = one_error_line(proc, f"Spider data fault in {case_id}")
     assert "gold query failed on shop.sqlite" in line and "no_such_column" in line
     assert proc.returncode == 1
@@ -481,7 +559,9 @@ def test_a_full_disk_under_the_prediction_cache_is_one_line_and_loses_nothing(wo
     env = env_for(world, TRADEOFF_CACHE_DIR=str(cache_dir), PYTHONPATH=str(world["probe"]))
     proc = bench(world, "-p", "disk_full_probe", "--results-dir", str(out), env=env)
     line = one_error_line(proc, "database or disk is full")
-    assert line == f"error: prediction cache {cache_dir / 'predictions.sqlite'}: cannot write (database or disk is full)"
+    assert (
+        line == f"error: prediction cache {cache_dir / 'predictions.sqlite'}: cannot write (database or disk is full)"
+    )
     assert proc.returncode == 1
     assert re.search(r"\b1 error\b", proc.stdout), proc.stdout[-2000:]  # the run stopped at the first case
     assert "run stopped by the error above" in proc.stdout
@@ -502,8 +582,9 @@ def test_a_full_disk_under_the_prediction_cache_is_one_line_and_loses_nothing(wo
 def test_train_on_malformed_spider_data_is_one_line(world, tmp_path):
     spider = _bad_spider(tmp_path, "train-not-json")
     models = tmp_path / "models"
-    proc = run(["train.py", "--experiment", "v1", "--spider-dir", str(spider), "--output-root", str(models)],
-               env_for(world))
+    proc = run(
+        ["train.py", "--experiment", "v1", "--spider-dir", str(spider), "--output-root", str(models)], env_for(world)
+    )
     one_error_line(proc, "train_spider.json is not valid JSON")
     assert proc.returncode == 2
     assert not models.exists() or not list(models.rglob("adapter_config.json"))
@@ -513,7 +594,9 @@ def test_train_on_malformed_spider_data_is_one_line(world, tmp_path):
 
 
 def test_compare_without_results_is_one_line(world, tmp_path):
-    proc = run(["-m", "reports.compare", "--results-dir", str(tmp_path / "nothing"), "--resamples", "10"], env_for(world))
+    proc = run(
+        ["-m", "reports.compare", "--results-dir", str(tmp_path / "nothing"), "--resamples", "10"], env_for(world)
+    )
     one_error_line(proc, "no results JSON under")
     assert proc.returncode == 2
 
@@ -536,8 +619,21 @@ def test_compare_bad_options_and_unwritable_output_are_one_line(world, tmp_path)
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     before = tree_digest(fixtures)
-    proc = run(["-m", "reports.compare", "--results-dir", str(fixtures), "--out", str(blocker / "report"),
-                "--training-dir", str(fixtures / "training"), "--resamples", "10"], env_for(world))
+    proc = run(
+        [
+            "-m",
+            "reports.compare",
+            "--results-dir",
+            str(fixtures),
+            "--out",
+            str(blocker / "report"),
+            "--training-dir",
+            str(fixtures / "training"),
+            "--resamples",
+            "10",
+        ],
+        env_for(world),
+    )
     one_error_line(proc, f"cannot write the report under {blocker / 'report'}: Not a directory")
     assert tree_digest(fixtures) == before
 
@@ -562,8 +658,9 @@ def test_prepare_spider_bad_archives_are_one_line_and_replace_nothing(world, tmp
                 zf.write(path, str(path.relative_to(source.parent)))
     existing = make_spider_dir(tmp_path / "existing")
     before = tree_digest(existing)
-    proc = run(["-m", "tradeoff.prepare_spider", "--archive", str(archive), "--out", str(existing), "--force"],
-               env_for(world))
+    proc = run(
+        ["-m", "tradeoff.prepare_spider", "--archive", str(archive), "--out", str(existing), "--force"], env_for(world)
+    )
     line = one_error_line(proc, "dev.json is not valid JSON")
     assert str(archive) in line and ".spider-" not in line  # names the archive, not a vanished staging folder
     assert tree_digest(existing) == before  # --force replaces only after the new copy validated
@@ -574,5 +671,7 @@ def test_prepare_spider_bad_archives_are_one_line_and_replace_nothing(world, tmp
     with zipfile.ZipFile(good, "w") as zf:
         zf.write(existing / "tables.json", "spider/tables.json")
         zf.write(existing / "dev.json", "spider/dev.json")
-    proc = run(["-m", "tradeoff.prepare_spider", "--archive", str(good), "--out", str(blocker / "spider")], env_for(world))
+    proc = run(
+        ["-m", "tradeoff.prepare_spider", "--archive", str(good), "--out", str(blocker / "spider")], env_for(world)
+    )
     one_error_line(proc, f"cannot write {blocker / 'spider'}")

@@ -1,4 +1,5 @@
 """The dequantized embedded checkpoint is an ordinary checkpoint: loadable by path, as lm-eval does."""
+
 from __future__ import annotations
 
 import importlib.util

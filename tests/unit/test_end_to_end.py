@@ -6,6 +6,7 @@ that the missing database shows as skipped with its reason, and that reports are
 The -n 2 run has a busy-loop process beside it, as on a loaded CI machine: no verdict, lock or
 timeout may depend on that.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,9 +34,29 @@ def run_bench(tmp: Path, cache: Path, workers: str, *extra: str) -> subprocess.C
         TRANSFORMERS_OFFLINE="1",
         DEEPEVAL_TELEMETRY_OPT_OUT="1",
     )
-    cmd = [sys.executable, "-m", "pytest", "tests/spider", "tests/mmlu", "-n", workers, "--model", "base",
-           "--spider-dir", str(SPIDER), "--results-dir", str(tmp), "--spider-shots", "1",
-           "--max-new-tokens", "48", "-q", "-p", "no:cacheprovider", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/spider",
+        "tests/mmlu",
+        "-n",
+        workers,
+        "--model",
+        "base",
+        "--spider-dir",
+        str(SPIDER),
+        "--results-dir",
+        str(tmp),
+        "--spider-shots",
+        "1",
+        "--max-new-tokens",
+        "48",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    ]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
 
 
@@ -57,8 +78,18 @@ def per_case(results_dir: Path) -> dict[str, tuple]:
 
 @pytest.mark.skipif(not (SPIDER / "dev.json").is_file(), reason=f"no Spider data at {SPIDER}")
 def test_embedded_model_end_to_end_xdist_matches_serial(tmp_path):
-    selection = ["--spider-db", "concert_singer,wta_1", "--limit", "6",
-                 "--mmlu-subjects", "virology,abstract_algebra", "--mmlu-limit", "3", "--mmlu-formulation", "both"]
+    selection = [
+        "--spider-db",
+        "concert_singer,wta_1",
+        "--limit",
+        "6",
+        "--mmlu-subjects",
+        "virology,abstract_algebra",
+        "--mmlu-limit",
+        "3",
+        "--mmlu-formulation",
+        "both",
+    ]
     with busy_core():
         parallel = run_bench(tmp_path / "a", tmp_path / "cache_a", "2", *selection)
     assert parallel.returncode == 0, parallel.stdout[-3000:] + parallel.stderr[-3000:]
@@ -69,7 +100,9 @@ def test_embedded_model_end_to_end_xdist_matches_serial(tmp_path):
     a, b = per_case(tmp_path / "a"), per_case(tmp_path / "b")
     assert a == b
     assert sum(outcome == "skipped" for outcome, _, _ in a.values()) == 3
-    assert sum(case.startswith(("virology-", "abstract_algebra-")) for case in a) == 12  # 2 subjects x 3 x 2 formulations
+    assert (
+        sum(case.startswith(("virology-", "abstract_algebra-")) for case in a) == 12
+    )  # 2 subjects x 3 x 2 formulations
     assert "MMLU (cloze, 5-shot, test) — model base" in parallel.stdout
     assert all(reason for outcome, _, reason in a.values() if outcome in ("passed", "failed"))
     assert (tmp_path / "a" / "report" / "index.html").is_file()  # the comparison report, rebuilt per run
@@ -77,10 +110,32 @@ def test_embedded_model_end_to_end_xdist_matches_serial(tmp_path):
     html = (tmp_path / "a" / "runs" / "base" / "pytest.html").read_text()
     assert "concert_singer-0000" in html
     # The pytest-free precompute command computes the same cache keys: nothing left to do.
-    env = dict(os.environ, TRADEOFF_CACHE_DIR=str(tmp_path / "cache_a"), TRADEOFF_CONVERTED_DIR=str(REPO / ".cache" / "converted"))
-    pre = subprocess.run([sys.executable, "-m", "tradeoff.precompute", "--model", "base", "--spider-dir", str(SPIDER),
-                          "--spider-shots", "1", "--max-new-tokens", "48", *selection],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ,
+        TRADEOFF_CACHE_DIR=str(tmp_path / "cache_a"),
+        TRADEOFF_CONVERTED_DIR=str(REPO / ".cache" / "converted"),
+    )
+    pre = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tradeoff.precompute",
+            "--model",
+            "base",
+            "--spider-dir",
+            str(SPIDER),
+            "--spider-shots",
+            "1",
+            "--max-new-tokens",
+            "48",
+            *selection,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert pre.returncode == 0, pre.stderr[-2000:]
     assert "'model_loaded': False" in pre.stdout and "'cases': 3" in pre.stdout and "'cases': 12" in pre.stdout
     # A rerun reuses the cache: no model load, same results.
@@ -90,8 +145,13 @@ def test_embedded_model_end_to_end_xdist_matches_serial(tmp_path):
 
 
 def test_unknown_model_is_one_clear_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/spider", "--model", "no such model!"],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/spider", "--model", "no such model!"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0
     assert "unknown --model 'no such model!'" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -99,15 +159,26 @@ def test_unknown_model_is_one_clear_line(tmp_path):
 
 def test_untrained_adapter_names_the_training_command(tmp_path):
     env = dict(os.environ, TRADEOFF_MODELS_DIR=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/spider", "--model", "v1"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/spider", "--model", "v1"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0
     assert "run `python train.py --experiment v1`" in proc.stderr
 
 
 def test_missing_data_dir_is_one_clear_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/spider", "--spider-dir", str(tmp_path / "none")],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/spider", "--spider-dir", str(tmp_path / "none")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0
     assert "Spider data directory not found" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout

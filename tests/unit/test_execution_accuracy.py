@@ -59,19 +59,48 @@ def score(db: Path, pred: str, gold: str, limits: QueryLimits = FAST) -> Executi
 SEMANTICS = [
     ("identical", "SELECT name FROM singer", "SELECT name FROM singer", 1.0, True),
     ("same duplicates", "SELECT country FROM singer", "SELECT country FROM singer ORDER BY country", 1.0, True),
-    ("order ignored without gold ORDER BY", "SELECT name FROM singer", "SELECT name FROM singer ORDER BY age DESC", 1.0, True),
-    ("order enforced by gold ORDER BY", "SELECT name FROM singer ORDER BY age", "SELECT name FROM singer ORDER BY age DESC", 0.0, True),
+    (
+        "order ignored without gold ORDER BY",
+        "SELECT name FROM singer",
+        "SELECT name FROM singer ORDER BY age DESC",
+        1.0,
+        True,
+    ),
+    (
+        "order enforced by gold ORDER BY",
+        "SELECT name FROM singer ORDER BY age",
+        "SELECT name FROM singer ORDER BY age DESC",
+        0.0,
+        True,
+    ),
     ("columns permuted", "SELECT name, age FROM singer", "SELECT age, name FROM singer", 1.0, False),
-    ("columns permuted with order", "SELECT name, age FROM singer ORDER BY age", "SELECT age, name FROM singer ORDER BY age", 1.0, False),
+    (
+        "columns permuted with order",
+        "SELECT name, age FROM singer ORDER BY age",
+        "SELECT age, name FROM singer ORDER BY age",
+        1.0,
+        False,
+    ),
     ("extra column", "SELECT name FROM singer", "SELECT name, age FROM singer", 0.0, False),
     ("NULLs equal", "SELECT nick FROM singer", "SELECT nick FROM singer ORDER BY id DESC", 1.0, True),
     ("NULL is not empty text", "SELECT nick FROM singer", "SELECT coalesce(nick, '') FROM singer", 0.0, False),
     ("int equals float", "SELECT count(*) FROM singer", "SELECT count(*) * 1.0 FROM singer", 1.0, True),
     ("integer division differs", "SELECT avg(age) FROM singer", "SELECT sum(age) / count(*) FROM singer", 0.0, False),
     ("text is not number", "SELECT count(*) FROM singer", "SELECT '5'", 0.0, False),
-    ("join equivalent", "SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.id = T2.singer_id",
-     "SELECT name FROM singer WHERE id IN (SELECT singer_id FROM concert) UNION ALL SELECT 'Joe'", 1.0, True),
-    ("equivalent filter", "SELECT name FROM singer WHERE age > 40", "SELECT name FROM singer WHERE age >= 41", 1.0, True),
+    (
+        "join equivalent",
+        "SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.id = T2.singer_id",
+        "SELECT name FROM singer WHERE id IN (SELECT singer_id FROM concert) UNION ALL SELECT 'Joe'",
+        1.0,
+        True,
+    ),
+    (
+        "equivalent filter",
+        "SELECT name FROM singer WHERE age > 40",
+        "SELECT name FROM singer WHERE age >= 41",
+        1.0,
+        True,
+    ),
     ("wrong rows", "SELECT name FROM singer WHERE age > 40", "SELECT name FROM singer WHERE age > 30", 0.0, False),
 ]
 
@@ -93,27 +122,95 @@ def test_semantics(db, gold, pred, expected, expected_set):
 # Hand-made pairs where the official evaluator's conventions and the queries-as-written verdict
 # differ: (name, gold, prediction, official, strict, set).
 OFFICIAL_VS_STRICT = [
-    ("issue example: DISTINCT in prediction only", "SELECT country FROM singer WHERE age > 20",
-     "SELECT DISTINCT country FROM singer WHERE age > 20", 1, 0, 1),
+    (
+        "issue example: DISTINCT in prediction only",
+        "SELECT country FROM singer WHERE age > 20",
+        "SELECT DISTINCT country FROM singer WHERE age > 20",
+        1,
+        0,
+        1,
+    ),
     ("DISTINCT in gold only", "SELECT DISTINCT country FROM singer", "SELECT country FROM singer", 1, 0, 1),
-    ("DISTINCT inside an aggregate (gold)", "SELECT count(DISTINCT country) FROM singer", "SELECT count(country) FROM singer", 1, 0, 0),
-    ("DISTINCT inside an aggregate (prediction)", "SELECT count(country) FROM singer", "SELECT count(DISTINCT country) FROM singer", 1, 0, 0),
-    ("DISTINCT over GROUP BY counts", "SELECT DISTINCT count(*) FROM singer GROUP BY country",
-     "SELECT count(*) FROM singer GROUP BY country", 1, 0, 1),
-    ("DISTINCT with GROUP BY changes nothing", "SELECT country, count(*) FROM singer GROUP BY country",
-     "SELECT DISTINCT country, count(*) FROM singer GROUP BY country", 1, 1, 1),
-    ("lowercase distinct in both", "select distinct country from singer", "select distinct country from singer", 1, 1, 1),
-    ("'distinct' inside a string is kept", "SELECT name FROM singer WHERE country = 'US'",
-     "SELECT name FROM singer WHERE country = 'US' OR name = 'distinct'", 1, 1, 1),
-    ("split operator fixed", "SELECT name FROM singer WHERE age >= 41", "SELECT name FROM singer WHERE age > = 41", 1, 0, 0),
-    ("value placeholder", "SELECT name FROM singer WHERE id = 1", "SELECT name FROM singer WHERE id = value LIMIT 5", 1, 0, 0),
-    ("ORDER BY only in a gold subquery", "SELECT name FROM (SELECT name FROM singer ORDER BY age)",
-     "SELECT name FROM singer ORDER BY age DESC", 0, 1, 1),
+    (
+        "DISTINCT inside an aggregate (gold)",
+        "SELECT count(DISTINCT country) FROM singer",
+        "SELECT count(country) FROM singer",
+        1,
+        0,
+        0,
+    ),
+    (
+        "DISTINCT inside an aggregate (prediction)",
+        "SELECT count(country) FROM singer",
+        "SELECT count(DISTINCT country) FROM singer",
+        1,
+        0,
+        0,
+    ),
+    (
+        "DISTINCT over GROUP BY counts",
+        "SELECT DISTINCT count(*) FROM singer GROUP BY country",
+        "SELECT count(*) FROM singer GROUP BY country",
+        1,
+        0,
+        1,
+    ),
+    (
+        "DISTINCT with GROUP BY changes nothing",
+        "SELECT country, count(*) FROM singer GROUP BY country",
+        "SELECT DISTINCT country, count(*) FROM singer GROUP BY country",
+        1,
+        1,
+        1,
+    ),
+    (
+        "lowercase distinct in both",
+        "select distinct country from singer",
+        "select distinct country from singer",
+        1,
+        1,
+        1,
+    ),
+    (
+        "'distinct' inside a string is kept",
+        "SELECT name FROM singer WHERE country = 'US'",
+        "SELECT name FROM singer WHERE country = 'US' OR name = 'distinct'",
+        1,
+        1,
+        1,
+    ),
+    (
+        "split operator fixed",
+        "SELECT name FROM singer WHERE age >= 41",
+        "SELECT name FROM singer WHERE age > = 41",
+        1,
+        0,
+        0,
+    ),
+    (
+        "value placeholder",
+        "SELECT name FROM singer WHERE id = 1",
+        "SELECT name FROM singer WHERE id = value LIMIT 5",
+        1,
+        0,
+        0,
+    ),
+    (
+        "ORDER BY only in a gold subquery",
+        "SELECT name FROM (SELECT name FROM singer ORDER BY age)",
+        "SELECT name FROM singer ORDER BY age DESC",
+        0,
+        1,
+        1,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("gold", "pred", "official", "strict", "set_"), [c[1:] for c in OFFICIAL_VS_STRICT],
-                         ids=[c[0] for c in OFFICIAL_VS_STRICT])
+@pytest.mark.parametrize(
+    ("gold", "pred", "official", "strict", "set_"),
+    [c[1:] for c in OFFICIAL_VS_STRICT],
+    ids=[c[0] for c in OFFICIAL_VS_STRICT],
+)
 def test_official_and_strict_verdicts(db, gold, pred, official, strict, set_):
     metric = score(db, pred, gold)
     assert metric.verdicts == {"official": bool(official), "strict": bool(strict), "set": bool(set_)}, metric.reason
@@ -276,11 +373,17 @@ HOSTILE = [
     ("WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r", "timeout"),
     # Unbounded results: the row cap or the clock stops them first, depending on the machine's load.
     ("WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT x FROM r", "too_many_rows|timeout"),
-    ("SELECT count(*) FROM singer a, singer b, singer c, singer d, singer e, singer f, singer g, singer h, singer i, singer j, singer k, singer l", "timeout"),
+    (
+        "SELECT count(*) FROM singer a, singer b, singer c, singer d, singer e, singer f, singer g, singer h, singer i, singer j, singer k, singer l",
+        "timeout",
+    ),
     ("SELECT randomblob(2000000000)", "runtime_error"),
     ("SELECT zeroblob(2000000000)", "runtime_error"),
     ("SELECT length(randomblob(9000000) || randomblob(9000000))", "runtime_error"),
-    ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r LIMIT 20) SELECT zeroblob(9000000) FROM r", "too_many_rows|timeout"),
+    (
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r LIMIT 20) SELECT zeroblob(9000000) FROM r",
+        "too_many_rows|timeout",
+    ),
     ("SELECT instr(hex(zeroblob(300000)), hex(zeroblob(150000)) || '1')", "timeout"),
     ("SELECT name FROM singer WHERE name LIKE '" + "%a" * 600 + "'", "runtime_error"),
     ("SELECT 1\x00; DROP TABLE singer", "syntax_error"),
@@ -317,7 +420,13 @@ def test_hostile_outputs_score_zero_and_change_nothing(db, output, failure):
 def test_hostile_list_is_broad():
     assert len(HOSTILE) >= 30
     assert {f for _, failures in HOSTILE for f in failures.split("|")} >= {
-        "denied", "wrong_result", "timeout", "too_many_rows", "runtime_error", "syntax_error", "empty_output",
+        "denied",
+        "wrong_result",
+        "timeout",
+        "too_many_rows",
+        "runtime_error",
+        "syntax_error",
+        "empty_output",
     }
 
 

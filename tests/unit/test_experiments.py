@@ -52,7 +52,9 @@ def test_missing_file(tmp_path):
 
 
 def test_adding_an_experiment_is_adding_a_block(tmp_path):
-    reg = load_registry(write(tmp_path, BASE + "[training]\nlora_r = 4\n[experiments.r16]\nlora_r = 16\nlearning_rate = 1e-4\n"))
+    reg = load_registry(
+        write(tmp_path, BASE + "[training]\nlora_r = 4\n[experiments.r16]\nlora_r = 16\nlearning_rate = 1e-4\n")
+    )
     assert reg.experiments["r16"].training.lora_r == 16
     assert reg.experiments["r16"].training.learning_rate == 1e-4
 

@@ -1,4 +1,5 @@
 """Batched generation records whether each output ended its turn or hit max_new_tokens."""
+
 from __future__ import annotations
 
 import sys
@@ -16,8 +17,7 @@ def _generate(favourite: int, prompts: list[str], max_new_tokens: int = 4) -> li
     model = rig_output_bias(tiny_llama(len(tokenizer)), {favourite: 10.0})
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     out: dict[int, Generation] = {}
-    generate_batched(model, tokenizer, prompts, max_new_tokens, 2,
-                     lambda idx, gens: out.update(zip(idx, gens)))
+    generate_batched(model, tokenizer, prompts, max_new_tokens, 2, lambda idx, gens: out.update(zip(idx, gens)))
     return [out[i] for i in range(len(prompts))]
 
 

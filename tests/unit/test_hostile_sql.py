@@ -28,7 +28,9 @@ from metrics.sql_extract import extract_sql
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile_sql import MB, generate, make_synthetic_db, score_corpus  # noqa: E402
 
-SPIDER_DB = Path(os.environ.get("SPIDER_DIR", "/work/shared/data/spider")) / "database/concert_singer/concert_singer.sqlite"
+SPIDER_DB = (
+    Path(os.environ.get("SPIDER_DIR", "/work/shared/data/spider")) / "database/concert_singer/concert_singer.sqlite"
+)
 LIMITS = QueryLimits(timeout_s=0.5)
 PER_QUERY_S = LIMITS.timeout_s + HARD_GRACE_S  # the most one query may take in SQLite
 MARGIN_S = 15.0  # extraction of the 1-4 MB outputs, result comparison, a loaded machine
@@ -62,8 +64,22 @@ def test_corpus_is_big_and_broad(tmp_path):
     assert len({c.name for c in corpus}) == len(corpus)
     families = Counter(c.family for c in corpus)
     assert set(families) >= {
-        "write", "attach", "pragma", "extension", "recursion", "blob", "cartesian", "nesting",
-        "comment", "quadratic", "like", "size", "script", "encoding", "nul", "misc",
+        "write",
+        "attach",
+        "pragma",
+        "extension",
+        "recursion",
+        "blob",
+        "cartesian",
+        "nesting",
+        "comment",
+        "quadratic",
+        "like",
+        "size",
+        "script",
+        "encoding",
+        "nul",
+        "misc",
     }
     assert sum(len(c.output) >= MB for c in corpus) >= 15
     assert any(c.output.count(";") >= 99 for c in corpus if c.family == "script")

@@ -15,6 +15,7 @@ plugin via `-p`, a sitecustomize for train.py) that only logs progress and sleep
 committed batch, case or optimizer step, so the kill lands in a known phase. Figures for
 docs/faults-interruptions.md: set $INTERRUPTION_FIGURES to a file.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -32,8 +33,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 MMLU = Path(os.environ.get("MMLU_DIR", REPO.parent / "shared" / "data" / "mmlu"))
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DEEPEVAL_TELEMETRY_OPT_OUT": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
+OFFLINE = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "DEEPEVAL_TELEMETRY_OPT_OUT": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 N_SPIDER_DEV = 24  # scorable synthetic dev cases (plus one on a missing database, skipped)
 MMLU_SUBJECTS = ("abstract_algebra", "virology")
 MMLU_LIMIT = 4
@@ -81,7 +86,7 @@ def pytest_runtest_logreport(report):
 '''
 
 # Imported by every Python started with the probe folder on PYTHONPATH; acts in train.py only.
-PROBE_SITECUSTOMIZE = '''
+PROBE_SITECUSTOMIZE = """
 import os
 if os.environ.get("PROBE_TRAIN_LOG"):
     import json, time
@@ -112,7 +117,7 @@ if os.environ.get("PROBE_TRAIN_LOG"):
 
     trainer_callback.DefaultFlowCallback.on_step_end = on_step_end
     Trainer._save_rng_state = save_rng_state
-'''
+"""
 
 
 FIGURES: list[dict] = []  # what each kill found and left, for docs/faults-interruptions.md
@@ -188,8 +193,14 @@ def _sql_speaking_model(tiny: Path, experiments: Path, spider: Path, root: Path)
 
     from tradeoff.trainer import train
 
-    adapter = train("v1", spider_dir=spider, output_root=root / "sql-adapter", experiments_file=experiments,
-                    max_steps=TRAIN_STEPS, save_steps=TRAIN_STEPS)
+    adapter = train(
+        "v1",
+        spider_dir=spider,
+        output_root=root / "sql-adapter",
+        experiments_file=experiments,
+        max_steps=TRAIN_STEPS,
+        save_steps=TRAIN_STEPS,
+    )
     merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny), str(adapter)).merge_and_unload()
     merged.save_pretrained(root / "sql-tiny")
     AutoTokenizer.from_pretrained(tiny).save_pretrained(root / "sql-tiny")
@@ -216,8 +227,15 @@ def world(tmp_path_factory):
     probe.mkdir()
     (probe / "interrupt_probe.py").write_text(PROBE_PLUGIN)
     (probe / "sitecustomize.py").write_text(PROBE_SITECUSTOMIZE)
-    return {"root": root, "spider": spider, "tiny": tiny, "sql_tiny": sql_tiny, "sql_adapter": sql_adapter,
-            "experiments": experiments, "probe": probe}
+    return {
+        "root": root,
+        "spider": spider,
+        "tiny": tiny,
+        "sql_tiny": sql_tiny,
+        "sql_adapter": sql_adapter,
+        "experiments": experiments,
+        "probe": probe,
+    }
 
 
 def bench_env(world, cache: Path, log: Path, **probe) -> dict[str, str]:
@@ -239,11 +257,40 @@ def bench_env(world, cache: Path, log: Path, **probe) -> dict[str, str]:
 
 def bench_cmd(world, results: Path, workers: str = "0") -> list[str]:
     return [
-        sys.executable, "-m", "pytest", "tests/spider", "tests/mmlu", "-n", workers,
-        "--model", str(world["sql_tiny"]), "--spider-dir", str(world["spider"]), "--mmlu-dir", str(MMLU),
-        "--results-dir", str(results), "--spider-shots", "1", "--max-new-tokens", "16", "--batch-size", "2",
-        "--mmlu-subjects", ",".join(MMLU_SUBJECTS), "--mmlu-limit", str(MMLU_LIMIT), "--mmlu-shots", "1",
-        "--mmlu-formulation", "both", "-q", "-p", "no:cacheprovider", "-p", "interrupt_probe",
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/spider",
+        "tests/mmlu",
+        "-n",
+        workers,
+        "--model",
+        str(world["sql_tiny"]),
+        "--spider-dir",
+        str(world["spider"]),
+        "--mmlu-dir",
+        str(MMLU),
+        "--results-dir",
+        str(results),
+        "--spider-shots",
+        "1",
+        "--max-new-tokens",
+        "16",
+        "--batch-size",
+        "2",
+        "--mmlu-subjects",
+        ",".join(MMLU_SUBJECTS),
+        "--mmlu-limit",
+        str(MMLU_LIMIT),
+        "--mmlu-shots",
+        "1",
+        "--mmlu-formulation",
+        "both",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "interrupt_probe",
     ]
 
 
@@ -257,7 +304,9 @@ def start(cmd: list[str], env: dict[str, str], output: Path) -> subprocess.Popen
 
 def start_bench(world, name: str, cache: Path, results: Path, workers: str = "0", **probe):
     log = world["root"] / f"{name}.log"
-    proc = start(bench_cmd(world, results, workers), bench_env(world, cache, log, **probe), world["root"] / f"{name}.out")
+    proc = start(
+        bench_cmd(world, results, workers), bench_env(world, cache, log, **probe), world["root"] / f"{name}.out"
+    )
     return proc, log
 
 
@@ -274,8 +323,14 @@ def per_case(results: Path) -> dict[str, tuple]:
     (path,) = (results / "results").glob("*.json")
     data = json.loads(path.read_text())
     return {
-        c["case_id"]: (c["outcome"], c["props"].get("prediction"), c["props"].get("reason"), c["skip_reason"],
-                       c["props"].get("raw_output"), c["props"].get("loglikelihoods"))
+        c["case_id"]: (
+            c["outcome"],
+            c["props"].get("prediction"),
+            c["props"].get("reason"),
+            c["skip_reason"],
+            c["props"].get("raw_output"),
+            c["props"].get("loglikelihoods"),
+        )
         for c in data["cases"]
     }
 
@@ -364,8 +419,14 @@ def test_sigkilled_benchmark_runs_resume_and_match_an_uninterrupted_run(world, r
     assert 4 <= len(at_kill) < len(spider_keys)
     assert not (results / "results").exists()  # a killed run publishes no results
     assert integrity(cache / "predictions.sqlite") == "ok"
-    FIGURES.append({"run": "benchmark -n 0", "killed": "mid Spider generation", "rows_at_kill": len(at_kill),
-                    "rows_total": len(reference["rows"])})
+    FIGURES.append(
+        {
+            "run": "benchmark -n 0",
+            "killed": "mid Spider generation",
+            "rows_at_kill": len(at_kill),
+            "rows_total": len(reference["rows"]),
+        }
+    )
 
     # Kill 2: the rerun generates exactly the missing predictions, and is killed while scoring cases.
     proc, log = start_bench(world, "kill2", cache, results, case_delay=0.3)
@@ -376,8 +437,14 @@ def test_sigkilled_benchmark_runs_resume_and_match_an_uninterrupted_run(world, r
     assert set(cache_rows(cache)) == spider_keys
     assert 3 <= len(scored()) < N_SPIDER_DEV and all("test_spider.py" in r["nodeid"] for r in scored())
     assert integrity(cache / "predictions.sqlite") == "ok"
-    FIGURES.append({"run": "benchmark -n 0", "killed": f"while scoring Spider cases ({len(scored())} scored)",
-                    "rows_at_kill": len(cache_rows(cache)), "rows_total": len(reference["rows"])})
+    FIGURES.append(
+        {
+            "run": "benchmark -n 0",
+            "killed": f"while scoring Spider cases ({len(scored())} scored)",
+            "rows_at_kill": len(cache_rows(cache)),
+            "rows_total": len(reference["rows"]),
+        }
+    )
 
     # Kill 3, now under `-n 2` on the same cache: the whole process group (controller and both
     # workers), mid-MMLU-scoring. No Spider SQL is generated again.
@@ -390,8 +457,14 @@ def test_sigkilled_benchmark_runs_resume_and_match_an_uninterrupted_run(world, r
     FIGURES[-1]["next_run_generated"] = len(puts(log))  # MMLU scores only
     assert spider_keys < set(at_kill) < all_keys
     assert integrity(cache / "predictions.sqlite") == "ok"
-    FIGURES.append({"run": "benchmark -n 2", "killed": "mid MMLU scoring (controller + 2 workers)",
-                    "rows_at_kill": len(at_kill), "rows_total": len(all_keys)})
+    FIGURES.append(
+        {
+            "run": "benchmark -n 2",
+            "killed": "mid MMLU scoring (controller + 2 workers)",
+            "rows_at_kill": len(at_kill),
+            "rows_total": len(all_keys),
+        }
+    )
 
     # The last rerun (-n 2) computes exactly the missing MMLU scores and ends as the -n 0 reference did.
     out, records = run_bench(world, "final", cache, results, workers="2")
@@ -402,8 +475,16 @@ def test_sigkilled_benchmark_runs_resume_and_match_an_uninterrupted_run(world, r
     assert cache_rows(cache) == reference["rows"]  # no row lost, none duplicated
     assert per_case(results) == reference["cases"]
     assert integrity(cache / "predictions.sqlite") == "ok"
-    FIGURES.append({"run": "benchmark -n 2", "final": "completed", "rows": len(cache_rows(cache)), "rows_lost": 0,
-                    "cases": len(reference["cases"]), "identical_to_uninterrupted_n0_run": True})
+    FIGURES.append(
+        {
+            "run": "benchmark -n 2",
+            "final": "completed",
+            "rows": len(cache_rows(cache)),
+            "rows_lost": 0,
+            "cases": len(reference["cases"]),
+            "identical_to_uninterrupted_n0_run": True,
+        }
+    )
 
 
 # ---------------------------------------------------------------- 2. SIGKILL of a training run
@@ -411,17 +492,32 @@ def test_sigkilled_benchmark_runs_resume_and_match_an_uninterrupted_run(world, r
 
 def train_cmd(world, output_root: Path) -> list[str]:
     return [
-        sys.executable, str(REPO / "train.py"), "--experiment", "v1", "--spider-dir", str(world["spider"]),
-        "--experiments-file", str(world["experiments"]), "--output-root", str(output_root),
-        "--max-steps", str(TRAIN_STEPS), "--save-steps", str(SAVE_STEPS),
+        sys.executable,
+        str(REPO / "train.py"),
+        "--experiment",
+        "v1",
+        "--spider-dir",
+        str(world["spider"]),
+        "--experiments-file",
+        str(world["experiments"]),
+        "--output-root",
+        str(output_root),
+        "--max-steps",
+        str(TRAIN_STEPS),
+        "--save-steps",
+        str(SAVE_STEPS),
     ]
 
 
 def train_env(world, log: Path, **probe) -> dict[str, str]:
     env = dict(os.environ, **OFFLINE)
-    env.update(PYTHONPATH=os.pathsep.join([str(world["probe"]), str(REPO)]), PROBE_TRAIN_LOG=str(log),
-               PROBE_STEP_DELAY=str(probe.get("delay", 0)), PROBE_DELAY_FROM_STEP=str(probe.get("from_step", 0)),
-               PROBE_SAVE_DELAY_AT_STEP=str(probe.get("save_at", 0)))
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(world["probe"]), str(REPO)]),
+        PROBE_TRAIN_LOG=str(log),
+        PROBE_STEP_DELAY=str(probe.get("delay", 0)),
+        PROBE_DELAY_FROM_STEP=str(probe.get("from_step", 0)),
+        PROBE_SAVE_DELAY_AT_STEP=str(probe.get("save_at", 0)),
+    )
     return env
 
 
@@ -464,14 +560,17 @@ def test_sigkilled_training_resumes_from_its_last_checkpoint_to_the_same_weights
     assert latest_checkpoint(run_dir / "checkpoints").name == first  # the half-written one is passed over
     FIGURES.append({"run": "train.py", "killed": f"while writing {second}", "resumed_from": first})
 
-    resumed = subprocess.run(train_cmd(world, root), cwd=REPO, env=train_env(world, logs[2]),
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        train_cmd(world, root), cwd=REPO, env=train_env(world, logs[2]), capture_output=True, text=True, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming from {first}" in resumed.stdout
     assert events(logs[2], "step") == list(range(SAVE_STEPS + 1, TRAIN_STEPS + 1))
     run = json.loads((run_dir / "run.json").read_text())
     assert run["training"]["resumed_from"].endswith(first)
-    assert run["training"]["steps_this_run"] == TRAIN_STEPS - SAVE_STEPS and run["training"]["global_step"] == TRAIN_STEPS
+    assert (
+        run["training"]["steps_this_run"] == TRAIN_STEPS - SAVE_STEPS and run["training"]["global_step"] == TRAIN_STEPS
+    )
     assert [p["step"] for p in json.loads((run_dir / "loss.json").read_text())] == list(range(1, TRAIN_STEPS + 1))
     assert latest_checkpoint(run_dir / "checkpoints").name == f"checkpoint-{TRAIN_STEPS}"
 
@@ -480,13 +579,20 @@ def test_sigkilled_training_resumes_from_its_last_checkpoint_to_the_same_weights
     assert resumed_w.keys() == straight_w.keys() and resumed_w
     for name in resumed_w:
         assert torch.equal(resumed_w[name], straight_w[name]), name  # bit for bit
-    FIGURES.append({"run": "train.py", "final": "completed", "resumed_from": first,
-                    "steps_resumed": TRAIN_STEPS - SAVE_STEPS, "weights_identical": True})
+    FIGURES.append(
+        {
+            "run": "train.py",
+            "final": "completed",
+            "resumed_from": first,
+            "steps_resumed": TRAIN_STEPS - SAVE_STEPS,
+            "weights_identical": True,
+        }
+    )
 
 
 # ---------------------------------------------------------------- 3. the cache under concurrency and kills
 
-WRITER = textwrap.dedent('''
+WRITER = textwrap.dedent("""
     import sys
     from tradeoff.prediction_cache import PredictionCache
     db, tag, batches, size, pad = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
@@ -495,13 +601,18 @@ WRITER = textwrap.dedent('''
         cache.put_many("m", [(f"{tag}-{b}-{i}", f"{tag}-{b}", {"v": [tag, b, i], "pad": "x" * pad}) for i in range(size)])
         print(b, flush=True)  # batch b committed
     cache.close()
-''')
+""")
 
 
 def start_writer(db: Path, tag: str, batches: int, size: int, pad: int = 10) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(db), tag, str(batches), str(size), str(pad)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db), tag, str(batches), str(size), str(pad)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
 
 
 def check_batches(db: Path, tag: str, size: int, committed: int, batches: int) -> int:
@@ -551,5 +662,15 @@ def test_cache_survives_concurrent_writers_and_a_writer_killed_mid_transaction(t
     assert present in (committed, committed + 1)  # the killed transaction is whole or absent
     total = cache_rows(db.parent)
     assert len(total) == 4 * 40 * 25 + present * 400
-    FIGURES.append({"run": "cache writers", "writers": 4, "put_many_each": 40, "victim_committed": committed,
-                    "victim_present": present, "rows": len(total), "integrity": "ok", "rows_lost": 0})
+    FIGURES.append(
+        {
+            "run": "cache writers",
+            "writers": 4,
+            "put_many_each": 40,
+            "victim_committed": committed,
+            "victim_present": present,
+            "rows": len(total),
+            "integrity": "ok",
+            "rows_lost": 0,
+        }
+    )

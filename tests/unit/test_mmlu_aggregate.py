@@ -1,4 +1,5 @@
 """Per-subject, per-category and overall MMLU accuracy, micro and macro."""
+
 from __future__ import annotations
 
 import math

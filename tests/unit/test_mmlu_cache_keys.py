@@ -3,6 +3,7 @@
 Before the fix, cloze keys were built from the context only; cloze contexts hold the stem but not
 the options, so 58 test questions with a repeated stem inherited another question's scores.
 """
+
 from __future__ import annotations
 
 import os

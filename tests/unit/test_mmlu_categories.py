@@ -1,4 +1,5 @@
 """The subject -> category table must be lm-eval's, and cover the data."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -34,7 +35,10 @@ def test_every_subject_in_the_data_has_a_category():
 
 def test_category_sizes_match_lm_eval_groups():
     assert {c: len(subjects_in(c)) for c in CATEGORIES} == {
-        "stem": 19, "humanities": 13, "social_sciences": 12, "other": 13,
+        "stem": 19,
+        "humanities": 13,
+        "social_sciences": 12,
+        "other": 13,
     }
 
 

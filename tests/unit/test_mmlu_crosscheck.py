@@ -1,4 +1,5 @@
 """Our scorer against lm-evaluation-harness itself, on the same model object and the same CSVs."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -67,8 +68,9 @@ def test_lmeval_task_keeps_installed_prompt_and_reads_local_csvs():
 @pytest.mark.parametrize("formulation", ["letter", "cloze"])
 def test_tiny_mistral_matches_lmeval(formulation):
     model, tokenizer = tiny_mistral(), mistral_tokenizer()
-    result = crosscheck(model, tokenizer, MMLU, SUBJECTS, "test", limit=10, shots=5, formulation=formulation,
-                        batch_size=4)
+    result = crosscheck(
+        model, tokenizer, MMLU, SUBJECTS, "test", limit=10, shots=5, formulation=formulation, batch_size=4
+    )
     assert result.n == 20
     assert result.identical == 20, result.summary()
     assert result.max_abs_ll_diff < 1e-3

@@ -1,4 +1,5 @@
 """MMLU CSV loading: real files read in place, and one-line errors for broken ones."""
+
 from __future__ import annotations
 
 import shutil
@@ -34,9 +35,12 @@ def test_real_release_has_57_subjects_with_5_dev_questions_each():
 def test_first_abstract_algebra_question_is_parsed_verbatim():
     q = load_split(MMLU, "abstract_algebra", "test")[0]
     assert q == MMLUQuestion(
-        "abstract_algebra", "test", 0,
+        "abstract_algebra",
+        "test",
+        0,
         "Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q.",
-        ("0", "4", "2", "6"), 1,
+        ("0", "4", "2", "6"),
+        1,
     )
     assert q.case_id == "abstract_algebra-test-0000"
     assert q.answer_letter == "B"

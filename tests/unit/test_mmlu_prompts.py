@@ -1,4 +1,5 @@
 """Our MMLU prompt text must be byte-identical to the context lm-eval builds for the same doc."""
+
 from __future__ import annotations
 
 import pytest

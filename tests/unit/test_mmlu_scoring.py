@@ -1,5 +1,6 @@
 """Log-likelihood scoring: exact arithmetic on rigged logits, lm-eval's norms, and a prefix cache
 that changes speed but not numbers (tiny random models, real tokenizers, float32)."""
+
 from __future__ import annotations
 
 import math
@@ -26,7 +27,7 @@ def _reference_lls(model, tokenizer, q: MMLUQuestion, prefix: str, formulation: 
     out = []
     for cont in continuations(q, formulation):
         ctx = tokenizer(context).input_ids
-        cont_ids = tokenizer(context + cont).input_ids[len(ctx):]
+        cont_ids = tokenizer(context + cont).input_ids[len(ctx) :]
         with torch.no_grad():
             logp = model(torch.tensor([ctx + cont_ids])).logits[0].float().log_softmax(-1)
         out.append(sum(float(logp[len(ctx) - 1 + j, t]) for j, t in enumerate(cont_ids)))
@@ -165,4 +166,6 @@ def test_lora_wrapped_model_scores_like_its_merged_weights(mistral):
     reference = torch.tensor([_reference_lls(model, tokenizer, q, prefix, "letter") for q in questions])
     torch.testing.assert_close(_lls(lora), reference.double(), atol=1e-4, rtol=0)
     merged = model.merge_and_unload()
-    torch.testing.assert_close(_lls(score_questions(merged, tokenizer, questions, prefix)), _lls(lora), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        _lls(score_questions(merged, tokenizer, questions, prefix)), _lls(lora), atol=1e-4, rtol=0
+    )

@@ -1,4 +1,5 @@
 """The MMLU suite's wiring: generated modules in sync, options validated."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -33,27 +34,74 @@ def test_one_module_per_subject_and_none_drifted():
     ],
 )
 def test_bad_options_are_one_clear_line(args, message):
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/mmlu", "--co", "-q", *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/mmlu", "--co", "-q", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_subject_and_category_selection_collects_only_those_modules():
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--suite", "mmlu", "--co", "-q", "--mmlu-categories", "stem",
-                           "--mmlu-subjects", "virology,astronomy", "--mmlu-split", "val", "--mmlu-limit", "2"],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--suite",
+            "mmlu",
+            "--co",
+            "-q",
+            "--mmlu-categories",
+            "stem",
+            "--mmlu-subjects",
+            "virology,astronomy",
+            "--mmlu-split",
+            "val",
+            "--mmlu-limit",
+            "2",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     ids = [line for line in proc.stdout.splitlines() if "::" in line]
-    assert ids == ["tests/mmlu/test_astronomy.py::test_question[astronomy-val-0000-letter]",
-                   "tests/mmlu/test_astronomy.py::test_question[astronomy-val-0001-letter]"], proc.stdout + proc.stderr
+    assert ids == [
+        "tests/mmlu/test_astronomy.py::test_question[astronomy-val-0000-letter]",
+        "tests/mmlu/test_astronomy.py::test_question[astronomy-val-0001-letter]",
+    ], proc.stdout + proc.stderr
 
 
 def test_case_ids_do_not_depend_on_how_many_formulations_a_run_uses():
     def ids(formulation: str) -> list[str]:
-        proc = subprocess.run([sys.executable, "-m", "pytest", "--suite", "mmlu", "--co", "-q", "--mmlu-subjects", "virology",
-                               "--mmlu-split", "val", "--mmlu-limit", "2", "--mmlu-formulation", formulation],
-                              cwd=REPO, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--suite",
+                "mmlu",
+                "--co",
+                "-q",
+                "--mmlu-subjects",
+                "virology",
+                "--mmlu-split",
+                "val",
+                "--mmlu-limit",
+                "2",
+                "--mmlu-formulation",
+                formulation,
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         return [line.rsplit("[", 1)[-1].rstrip("]") for line in proc.stdout.splitlines() if "::" in line]
 
     letter, both = ids("letter"), ids("both")

@@ -1,4 +1,5 @@
 """The official evaluator's text conventions (metrics/official.py)."""
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,17 @@ def _sqlparse_remove_distinct(sql: str) -> str:
     return "".join(t.value for t in sqlparse.parse(sql)[0].flatten() if t.value.lower() != "distinct")
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    ("SELECT DISTINCT country FROM singer", "SELECT  country FROM singer"),
-    ("select count(distinct x) from t", "select count( x) from t"),
-    ("SELECT a FROM t WHERE b > = 2 AND c < = 3 AND d ! = 4", "SELECT a FROM t WHERE b >= 2 AND c <= 3 AND d != 4"),
-    ("SELECT 'distinct', \"distinct\" FROM t", "SELECT 'distinct', \"distinct\" FROM t"),
-    ("SELECT DISTINCT a FROM t; SELECT DISTINCT b FROM u", "SELECT  a FROM t; "),  # first statement only
-    ("SELECT a FROM t WHERE y = YEAR(CURDATE())", "SELECT a FROM t WHERE y = 2020"),
-])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT DISTINCT country FROM singer", "SELECT  country FROM singer"),
+        ("select count(distinct x) from t", "select count( x) from t"),
+        ("SELECT a FROM t WHERE b > = 2 AND c < = 3 AND d ! = 4", "SELECT a FROM t WHERE b >= 2 AND c <= 3 AND d != 4"),
+        ("SELECT 'distinct', \"distinct\" FROM t", "SELECT 'distinct', \"distinct\" FROM t"),
+        ("SELECT DISTINCT a FROM t; SELECT DISTINCT b FROM u", "SELECT  a FROM t; "),  # first statement only
+        ("SELECT a FROM t WHERE y = YEAR(CURDATE())", "SELECT a FROM t WHERE y = 2020"),
+    ],
+)
 def test_official_gold_rewrite(sql, expected):
     assert official_gold(sql) == expected
 
@@ -47,7 +51,9 @@ def test_fast_path_equals_sqlparse_on_every_dev_gold_and_its_variants():
     texts = [ex["query"] for ex in json.loads(dev.read_text())]
     texts += [t.replace("SELECT", "SELECT DISTINCT", 1) for t in texts] + [t + "; DROP TABLE x" for t in texts[:50]]
     for text in texts:
-        assert official_gold(text) == _sqlparse_remove_distinct(text.replace("> =", ">=").replace("< =", "<=").replace("! =", "!=")), text
+        assert official_gold(text) == _sqlparse_remove_distinct(
+            text.replace("> =", ">=").replace("< =", "<=").replace("! =", "!=")
+        ), text
 
 
 def test_database_files_lists_the_named_file_first(tmp_path):

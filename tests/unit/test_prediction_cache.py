@@ -11,7 +11,17 @@ from tradeoff.prediction_cache import PredictionCache, prediction_key
 def test_key_depends_on_model_prompt_and_settings():
     base = prediction_key("m", "p", {"n": 1})
     assert base == prediction_key("m", "p", {"n": 1})
-    assert len({base, prediction_key("m2", "p", {"n": 1}), prediction_key("m", "p2", {"n": 1}), prediction_key("m", "p", {"n": 2})}) == 4
+    assert (
+        len(
+            {
+                base,
+                prediction_key("m2", "p", {"n": 1}),
+                prediction_key("m", "p2", {"n": 1}),
+                prediction_key("m", "p", {"n": 2}),
+            }
+        )
+        == 4
+    )
 
 
 def test_roundtrip_and_persistence(tmp_path):
@@ -59,8 +69,15 @@ def test_interrupted_batch_keeps_finished_batches(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         compute_once(cache, "m", jobs(4), tmp_path / "locks", 0, 1, crash_after_first_batch)
     resumed = []
-    compute_once(cache, "m", jobs(4), tmp_path / "locks", 0, 1,
-                 lambda todo, write: (resumed.extend(j.case_id for j in todo), write([(j, "late") for j in todo])))
+    compute_once(
+        cache,
+        "m",
+        jobs(4),
+        tmp_path / "locks",
+        0,
+        1,
+        lambda todo, write: (resumed.extend(j.case_id for j in todo), write([(j, "late") for j in todo])),
+    )
     assert resumed == ["case2", "case3"]
 
 
@@ -85,7 +102,10 @@ def _worker(path, locks, log, worker):
 def test_concurrent_workers_compute_once_and_agree(tmp_path):
     """Two processes on one device: exactly one computes, the other reads; the cache stays valid."""
     log = tmp_path / "log"
-    procs = [mp.get_context("spawn").Process(target=_worker, args=(tmp_path / "c.sqlite", tmp_path / "locks", log, w)) for w in range(2)]
+    procs = [
+        mp.get_context("spawn").Process(target=_worker, args=(tmp_path / "c.sqlite", tmp_path / "locks", log, w))
+        for w in range(2)
+    ]
     for p in procs:
         p.start()
     for p in procs:

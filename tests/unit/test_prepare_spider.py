@@ -22,7 +22,8 @@ def test_builds_the_official_layout_from_an_archive(spider_dir, tmp_path):
     assert [e.case_id for e in data.dev] == [e.case_id for e in SpiderData(spider_dir).dev]
     assert data.missing_db_reason("shop") is None
     assert (tmp_path / "out" / "database" / "shop" / "shop.sqlite").read_bytes() == (
-        spider_dir / "database" / "shop" / "shop.sqlite").read_bytes()
+        spider_dir / "database" / "shop" / "shop.sqlite"
+    ).read_bytes()
 
 
 def test_cli_reports_missing_databases(spider_dir, tmp_path, capsys):

@@ -1,4 +1,5 @@
 """What a cached value depends on is in its key; who computed it is recorded and reported."""
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,10 @@ def test_results_report_the_generating_process_not_the_reader(tmp_path, monkeypa
     ids = cache.provenance_ids(["k1"])
     cache.close()
     assert ids == {"k1": record_id(writer)}
-    records = [CaseRecord("spider", "db-0001", "passed", {"generated_by": ids["k1"]}),
-               CaseRecord("spider", "db-0002", "failed", {"generated_by": None})]
+    records = [
+        CaseRecord("spider", "db-0001", "passed", {"generated_by": ids["k1"]}),
+        CaseRecord("spider", "db-0002", "failed", {"generated_by": None}),
+    ]
     made = {e["id"]: e for e in generated_by(records)}
     assert made[ids["k1"]]["process"] == writer and made[ids["k1"]]["cases"] == {"spider": 1}
     assert made[ids["k1"]]["process"]["device"] == "cuda:1" and made[ids["k1"]]["process"]["batch_size"] == 16

@@ -1,4 +1,5 @@
 """The report files: built from fixture results of two models, well-formed, escaped, rendered by a browser."""
+
 from __future__ import annotations
 
 import base64
@@ -99,18 +100,37 @@ def test_model_output_is_escaped(report):
 
 def test_html_shows_the_comparison(report):
     text = " ".join("".join(check_html(report.read_text(encoding="utf-8")).text).split())
-    for expected in ("+16.67", "+50.00%", "-12.50", "-25.00%", "0.625",  # Spider and MMLU changes, McNemar p
-                     "EX (official)", "EX (strict)", "EX (set, reference study)", "official test-suite evaluator", "overall · micro (correct / questions)", "macro (mean of subjects)",
-                     "Fixed by fine-tuning: base wrong, v1 right (2)", "Broken by fine-tuning: base right, v1 wrong (1)",
-                     "missing JOIN (fewer tables)", "wrong aggregation", "5f0c1e2d3a4b", "dev.json 30d64a3fccde",
-                     "6 scored / 1 skipped / 0 errors", "smollm2-135m/v1", "0:02:06"):
+    for expected in (
+        "+16.67",
+        "+50.00%",
+        "-12.50",
+        "-25.00%",
+        "0.625",  # Spider and MMLU changes, McNemar p
+        "EX (official)",
+        "EX (strict)",
+        "EX (set, reference study)",
+        "official test-suite evaluator",
+        "overall · micro (correct / questions)",
+        "macro (mean of subjects)",
+        "Fixed by fine-tuning: base wrong, v1 right (2)",
+        "Broken by fine-tuning: base right, v1 wrong (1)",
+        "missing JOIN (fewer tables)",
+        "wrong aggregation",
+        "5f0c1e2d3a4b",
+        "dev.json 30d64a3fccde",
+        "6 scored / 1 skipped / 0 errors",
+        "smollm2-135m/v1",
+        "0:02:06",
+    ):
         assert expected in text, expected
 
 
 def test_markdown_summary(report):
     summary = (report.parent / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith("# ") and "## v1 (0-shot) vs base (4-shot)" in summary
-    assert "| MMLU letter overall micro (correct / questions) | 50.00 | 37.50 | -12.50 | -25.00% | 0.625 | 16 |" in summary
+    assert (
+        "| MMLU letter overall micro (correct / questions) | 50.00 | 37.50 | -12.50 | -25.00% | 0.625 | 16 |" in summary
+    )
     assert "Spider questions fixed by fine-tuning: 2; broken: 1." in summary
     for block in re.findall(r"(?:^\|.*\|$\n?)+", summary, flags=re.M):
         widths = {len(re.findall(r"(?<!\\)\|", line)) for line in block.splitlines()}
@@ -120,7 +140,13 @@ def test_markdown_summary(report):
 def test_markdown_escaping_of_hostile_text():
     cell = md(f"{HOSTILE} | **bold** [x](javascript:alert(1))\n`tick` &amp;")
     assert "<" not in cell and "\n" not in cell
-    assert "&lt;script&gt;" in cell and "\\|" in cell and "\\*\\*bold\\*\\*" in cell and "\\[x\\]" in cell and "\\`" in cell
+    assert (
+        "&lt;script&gt;" in cell
+        and "\\|" in cell
+        and "\\*\\*bold\\*\\*" in cell
+        and "\\[x\\]" in cell
+        and "\\`" in cell
+    )
     assert "&amp;amp;" in cell
     assert md("x" * 500).endswith("…") and len(md("x" * 500)) == 161
 
@@ -136,8 +162,21 @@ def test_base_only_report_is_valid(tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    assert main(["--results-dir", str(FIXTURES), "--out", str(tmp_path), "--training-dir", str(FIXTURES / "training"),
-                 "--resamples", "100"]) == 0
+    assert (
+        main(
+            [
+                "--results-dir",
+                str(FIXTURES),
+                "--out",
+                str(tmp_path),
+                "--training-dir",
+                str(FIXTURES / "training"),
+                "--resamples",
+                "100",
+            ]
+        )
+        == 0
+    )
     assert str(tmp_path / "report" / "index.html") in capsys.readouterr().out
     assert main(["--results-dir", str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 2
     assert "no results JSON" in capsys.readouterr().err
@@ -148,9 +187,20 @@ def test_cli_as_module_honours_the_output_env(tmp_path):
     results.mkdir()
     for name in ("base.json", "v1.json"):
         shutil.copy(FIXTURES / "results" / name, results / name)
-    env = {**os.environ, "TRADEOFF_OUTPUT_DIR": str(tmp_path), "TRADEOFF_MODELS_DIR": str(tmp_path / "models"), "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, "-m", "reports.compare", "--resamples", "100"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "TRADEOFF_OUTPUT_DIR": str(tmp_path),
+        "TRADEOFF_MODELS_DIR": str(tmp_path / "models"),
+        "MPLBACKEND": "Agg",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "reports.compare", "--resamples", "100"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "report" / "index.html").is_file()
 
@@ -166,10 +216,21 @@ def _browser() -> str | None:
 def test_renders_in_headless_chromium(report, tmp_path):
     image = pytest.importorskip("PIL.Image")
     shot = tmp_path / "shot.png"
-    cmd = [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,2000",
-           report.resolve().as_uri()]
+    cmd = [
+        _browser(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+        report.resolve().as_uri(),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     assert shot.is_file(), proc.stderr[-2000:]
     assert shot.stat().st_size > 20_000
@@ -216,9 +277,16 @@ def test_markdown_has_a_table_per_mmlu_formulation(tmp_path):
 def test_training_rows_show_examples_dropped_as_too_long():
     from reports.render_html import training_data_line
 
-    record = {"config": {"training": {"max_seq_length": 1024}},
-              "data": {"selected": 7000, "used": 6821, "dropped_longer_than_max_seq_length": 179,
-                       "dropped_longer_by_database": {"a": 100, "b": 79}}}
-    assert training_data_line(record) == ("6821 used of 7000 selected; 179 dropped as longer than 1024 tokens "
-                                          "(from 2 databases: a 100, b 79)")
+    record = {
+        "config": {"training": {"max_seq_length": 1024}},
+        "data": {
+            "selected": 7000,
+            "used": 6821,
+            "dropped_longer_than_max_seq_length": 179,
+            "dropped_longer_by_database": {"a": 100, "b": 79},
+        },
+    }
+    assert training_data_line(record) == (
+        "6821 used of 7000 selected; 179 dropped as longer than 1024 tokens (from 2 databases: a 100, b 79)"
+    )
     assert training_data_line({}) == "-"

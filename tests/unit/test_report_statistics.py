@@ -1,4 +1,5 @@
 """Bootstrap intervals, McNemar's exact test and change arithmetic against known values."""
+
 from __future__ import annotations
 
 import builtins
@@ -133,7 +134,10 @@ def test_newcombe_interval_is_the_paired_one():
     assert lo < counts.difference < hi and lo > 0  # McNemar p = 0.041: the interval excludes 0 too
     # pairing narrows it: agreeing questions make it tighter than the unpaired Wilson combination
     (l1, u1), (l2, u2) = wilson_interval(45, 100), wilson_interval(55, 100)
-    unpaired = (0.10 - math.sqrt((u1 - 0.45) ** 2 + (0.55 - l2) ** 2), 0.10 + math.sqrt((0.45 - l1) ** 2 + (u2 - 0.55) ** 2))
+    unpaired = (
+        0.10 - math.sqrt((u1 - 0.45) ** 2 + (0.55 - l2) ** 2),
+        0.10 + math.sqrt((0.45 - l1) ** 2 + (u2 - 0.55) ** 2),
+    )
     assert hi - lo < unpaired[1] - unpaired[0]
     swapped = newcombe_paired_diff_ci(PairedCounts(both=40, only_base=15, only_new=5, neither=40))
     assert swapped == pytest.approx((-hi, -lo))

@@ -1,4 +1,5 @@
 """The report's numbers: accuracies, deltas, relative changes and pairing, on hand-made results."""
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,36 @@ def mmlu_case(subject: str, i: int, ok: bool, category: str | None = None) -> di
     props = {"subject": subject, "formulation": "letter", "answer": "A", "prediction": "A" if ok else "B"}
     if category:
         props["category"] = category
-    return {"suite": "mmlu", "case_id": f"{subject}-test-{i:04d}-letter", "outcome": "passed" if ok else "failed", "props": props}
+    return {
+        "suite": "mmlu",
+        "case_id": f"{subject}-test-{i:04d}-letter",
+        "outcome": "passed" if ok else "failed",
+        "props": props,
+    }
 
 
 def spider_case(case_id: str, ok: bool | None, hardness: str = "easy", set_match: bool | None = None) -> dict:
     if ok is None:
-        return {"suite": "spider", "case_id": case_id, "outcome": "skipped", "props": {"hardness": hardness}, "skip_reason": "missing database"}
-    return {"suite": "spider", "case_id": case_id, "outcome": "passed" if ok else "failed",
-            "props": {"db_id": case_id.split("-")[0], "hardness": hardness, "gold": "SELECT a FROM t", "prediction": "SELECT a FROM t",
-                      "failure": None if ok else "wrong_result", "set_match": ok if set_match is None else set_match}}
+        return {
+            "suite": "spider",
+            "case_id": case_id,
+            "outcome": "skipped",
+            "props": {"hardness": hardness},
+            "skip_reason": "missing database",
+        }
+    return {
+        "suite": "spider",
+        "case_id": case_id,
+        "outcome": "passed" if ok else "failed",
+        "props": {
+            "db_id": case_id.split("-")[0],
+            "hardness": hardness,
+            "gold": "SELECT a FROM t",
+            "prediction": "SELECT a FROM t",
+            "failure": None if ok else "wrong_result",
+            "set_match": ok if set_match is None else set_match,
+        },
+    }
 
 
 def write_run(folder: Path, label: str, cases: list[dict], identity: dict | None = None, **extra) -> Path:
@@ -55,12 +77,19 @@ def test_deltas_and_relative_changes_on_fixture_table():
     assert sp.paired.p_value == pytest.approx(1.0)
     assert comp.spider["hard"]["official"].points == pytest.approx(-100.0)
     mm = comp.mmlu["letter"]["overall"]["micro"]
-    assert (mm.base, mm.new) == (0.5, 0.375) and mm.points == pytest.approx(-12.5) and mm.relative == pytest.approx(-25.0)
+    assert (
+        (mm.base, mm.new) == (0.5, 0.375) and mm.points == pytest.approx(-12.5) and mm.relative == pytest.approx(-25.0)
+    )
     assert (mm.paired.counts.only_base, mm.paired.counts.only_new) == (3, 1)
     assert mm.paired.p_value == pytest.approx(0.625)
     assert comp.mmlu["letter"]["overall"]["macro"].paired is None  # McNemar is for questions, not subject means
     assert comp.mmlu["letter"]["social_sciences"]["micro"].relative == pytest.approx(-100 / 3)
-    assert [s for s, _ in comp.subjects["letter"]] == ["abstract_algebra", "high_school_geography", "philosophy", "virology"]
+    assert [s for s, _ in comp.subjects["letter"]] == [
+        "abstract_algebra",
+        "high_school_geography",
+        "philosophy",
+        "virology",
+    ]
     assert report.formulation == "letter"
     # the fixture's base is 4-shot and v1 0-shot: a note flags that the prompts differ, another
     # that 4 questions per subject cannot make any per-subject test significant
@@ -100,10 +129,27 @@ def test_relative_change_is_not_a_mean_of_subject_ratios(tmp_path):
 
 
 def test_paired_tests_use_only_questions_scored_in_both(tmp_path):
-    write_run(tmp_path, "base", [spider_case("db-0001", True), spider_case("db-0002", False), spider_case("db-0003", True),
-                                 spider_case("db-0004", None)])
-    write_run(tmp_path, "v1", [spider_case("db-0001", True), spider_case("db-0002", True), spider_case("db-0004", True),
-                               spider_case("db-0005", False)], adapter())
+    write_run(
+        tmp_path,
+        "base",
+        [
+            spider_case("db-0001", True),
+            spider_case("db-0002", False),
+            spider_case("db-0003", True),
+            spider_case("db-0004", None),
+        ],
+    )
+    write_run(
+        tmp_path,
+        "v1",
+        [
+            spider_case("db-0001", True),
+            spider_case("db-0002", True),
+            spider_case("db-0004", True),
+            spider_case("db-0005", False),
+        ],
+        adapter(),
+    )
     (comp,) = build(tmp_path, resamples=200).comparisons
     ch = comp.spider["overall"]["official"]
     # each model's own row: its own scored questions
@@ -145,7 +191,9 @@ def test_fine_tuned_runs_pair_with_the_base_of_the_same_weights(tmp_path):
     write_run(tmp_path, "mistral-base", [spider_case("db-0001", True)], other)
     write_run(tmp_path, "v1", [spider_case("db-0001", False)], adapter())
     write_run(tmp_path, "m1", [spider_case("db-0001", False)], adapter("eee", other))
-    write_run(tmp_path, "orphan", [spider_case("db-0001", False)], adapter("ddd", {"base": "hf:gone", "base_sha256": "ccc"}))
+    write_run(
+        tmp_path, "orphan", [spider_case("db-0001", False)], adapter("ddd", {"base": "hf:gone", "base_sha256": "ccc"})
+    )
     runs = {r.label: r for r in load_runs(tmp_path)}
     assert find_base(runs["v1"], list(runs.values())).label == "base"
     assert find_base(runs["v1"], list(runs.values()), base_label="base-rerun").label == "base-rerun"

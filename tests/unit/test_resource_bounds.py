@@ -44,7 +44,10 @@ def measure_peaks(db: Path, shapes=SHAPES) -> dict:
     entries = [{"name": n, "sql": q, "mode": m} for n, q, m in shapes]
     proc = subprocess.run(
         [sys.executable, str(HERE / "peak_rss.py"), str(db), json.dumps(entries)],
-        capture_output=True, text=True, timeout=300, check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

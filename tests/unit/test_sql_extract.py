@@ -58,10 +58,16 @@ CASES = [
     ("repeated answer", "SELECT name FROM singer; SELECT name FROM singer;", "SELECT name FROM singer"),
     ("column named like prose", "SELECT\n  name,\n  result\nFROM battle", "SELECT\n  name,\n  result\nFROM battle"),
     ("prose-word column after FROM", "SELECT a\nFROM\n  result", "SELECT a\nFROM\n  result"),
-    ("lone IN line", "SELECT name FROM singer WHERE id\nIN\n(SELECT singer_id FROM concert)",
-     "SELECT name FROM singer WHERE id\nIN\n(SELECT singer_id FROM concert)"),
-    ("lone NOT IN line", "SELECT name FROM singer WHERE id\nNOT IN\n(SELECT singer_id FROM concert)",
-     "SELECT name FROM singer WHERE id\nNOT IN\n(SELECT singer_id FROM concert)"),
+    (
+        "lone IN line",
+        "SELECT name FROM singer WHERE id\nIN\n(SELECT singer_id FROM concert)",
+        "SELECT name FROM singer WHERE id\nIN\n(SELECT singer_id FROM concert)",
+    ),
+    (
+        "lone NOT IN line",
+        "SELECT name FROM singer WHERE id\nNOT IN\n(SELECT singer_id FROM concert)",
+        "SELECT name FROM singer WHERE id\nNOT IN\n(SELECT singer_id FROM concert)",
+    ),
     ("star then prose", "SELECT *\nFROM t\nThis query returns every row.", "SELECT *\nFROM t"),
     ("prose after a blank line still cut", "SELECT 1;\n\nThis returns one.", "SELECT 1"),
     ("hostile statement alone", "DROP TABLE t;", "DROP TABLE t"),
@@ -134,5 +140,7 @@ def test_real_spider_queries_pass_through_unchanged():
     queries = [ex["query"] for ex in json.loads(dev.read_text())]
     changed = [q for q in queries if extract_sql(q) != q.strip().rstrip(";").rstrip()]
     assert changed == []
-    fenced = [q for q in queries if extract_sql(f"```sql\n{q}\n```\nThis answers it.") != q.strip().rstrip(";").rstrip()]
+    fenced = [
+        q for q in queries if extract_sql(f"```sql\n{q}\n```\nThis answers it.") != q.strip().rstrip(";").rstrip()
+    ]
     assert fenced == []

@@ -2,6 +2,7 @@
 and the one-line errors. Runs offline on CPU: the base model is a tiny random Llama with a
 tokenizer built here from scratch, so nothing is downloaded and a training step takes
 milliseconds, while every code path is the one a real run takes."""
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,9 @@ def build_tokenizer(data: SpiderData):
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     tok.train_from_iterator(
         corpus * 4,
-        trainers.BpeTrainer(vocab_size=600, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()),
+        trainers.BpeTrainer(
+            vocab_size=600, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
     )
     fast = transformers.PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|endoftext|>"
@@ -129,7 +132,14 @@ def world(tmp_path_factory):
     other = make_tiny_model(root / "other", tokenizer, rms_norm_eps=1e-5)  # same shapes, other base
     experiments = root / "experiments.toml"
     experiments.write_text(EXPERIMENTS.format(tiny=tiny, other=other))
-    return {"root": root, "spider": spider, "tokenizer": tokenizer, "tiny": tiny, "other": other, "experiments": experiments}
+    return {
+        "root": root,
+        "spider": spider,
+        "tokenizer": tokenizer,
+        "tiny": tiny,
+        "other": other,
+        "experiments": experiments,
+    }
 
 
 def mean_loss(model, features) -> float:
@@ -242,7 +252,9 @@ def test_training_lowers_the_loss_and_the_adapter_changes_the_model(world, train
 
     assert trained == world["root"] / "models" / "tiny" / "v1" / "adapter"
     assert (trained / "adapter_config.json").is_file() and (trained / "adapter_model.safetensors").is_file()
-    features = build_training_set(SpiderData(world["spider"]), world["tokenizer"], ["train_spider.json"], 512, 1).features
+    features = build_training_set(
+        SpiderData(world["spider"]), world["tokenizer"], ["train_spider.json"], 512, 1
+    ).features
     base = AutoModelForCausalLM.from_pretrained(world["tiny"]).eval()
     before = mean_loss(base, features)
     base_logits = base(**PadCollator(0)(features)).logits.detach()
@@ -331,7 +343,10 @@ def test_resume_after_an_interruption_continues_from_the_checkpoint(world):
     straight = train("v1", output_root=root / "b", **kwargs)
     from safetensors.torch import load_file
 
-    resumed_w, straight_w = load_file(adapter / "adapter_model.safetensors"), load_file(straight / "adapter_model.safetensors")
+    resumed_w, straight_w = (
+        load_file(adapter / "adapter_model.safetensors"),
+        load_file(straight / "adapter_model.safetensors"),
+    )
     assert resumed_w.keys() == straight_w.keys()
     for name in resumed_w:
         torch.testing.assert_close(resumed_w[name], straight_w[name], rtol=1e-4, atol=1e-6)

@@ -4,6 +4,7 @@ The scorer's correctness does not depend on model quality, only on tokenisation 
 arithmetic over logits, so a 2-layer random Mistral with the real Mistral-7B tokenizer checks
 everything a 7B model would, in milliseconds, with no hub access.
 """
+
 from __future__ import annotations
 
 import functools
@@ -169,4 +170,3 @@ def rig_output_bias(model: torch.nn.Module, token_bias: dict[int, float]) -> tor
             rigged.bias[token] = value
     model.set_output_embeddings(rigged)
     return model
-
