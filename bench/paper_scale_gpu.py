@@ -52,7 +52,7 @@ def mistral_7b_config(tiny: bool) -> Any:
             num_key_value_heads=2,
             intermediate_size=128,
             vocab_size=32000,
-            rope_theta=1e6,
+            rope_theta=1e6,  # type: ignore[call-arg]
             sliding_window=None,
         )
     # mistralai/Mistral-7B-Instruct-v0.2's config.json
@@ -63,7 +63,7 @@ def mistral_7b_config(tiny: bool) -> Any:
         num_key_value_heads=8,
         intermediate_size=14336,
         vocab_size=32000,
-        rope_theta=1e6,
+        rope_theta=1e6,  # type: ignore[call-arg]
         max_position_embeddings=32768,
         sliding_window=None,
         rms_norm_eps=1e-5,

@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     dev = json.loads(dev_path.read_text(encoding="utf-8"))
     limits = gold_limits(QueryLimits())
     counts: Counter[str] = Counter()
-    order_examples, result_examples = [], []
+    order_examples: list[str] = []
+    result_examples: list[str] = []
     for i, ex in enumerate(dev):
         db = args.spider_dir / "database" / ex["db_id"] / f"{ex['db_id']}.sqlite"
         if not db.is_file():

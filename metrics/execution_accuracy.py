@@ -148,8 +148,8 @@ class ExecutionAccuracy(BaseMetric):
         if self.error is not None or self.score is None:
             self.success = False
         else:
-            self.success = self.score >= self.threshold
-        return self.success
+            self.success = self.score >= (self.threshold or 0.0)
+        return bool(self.success)
 
     @property
     def verdicts(self) -> dict[str, bool]:

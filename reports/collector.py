@@ -63,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _suite(report: pytest.TestReport) -> str | None:
     props = dict(report.user_properties)
     if "suite" in props:
-        return props["suite"]
+        return str(props["suite"])
     for suite in ("spider", "mmlu"):
         if suite in report.keywords:
             return suite
@@ -146,7 +146,8 @@ def build_results(config: pytest.Config) -> dict[str, Any]:
     from tradeoff.modeling import model_identity
 
     options = get_options(config)
-    records = sorted(config.stash[_RECORDS], key=lambda r: (r.suite, r.case_id))
+    recorded: list[CaseRecord] = config.stash[_RECORDS]
+    records = sorted(recorded, key=lambda r: (r.suite, r.case_id))
     results: dict[str, Any] = {
         "model": options.model_name,
         "base_model": options.model.base.name,

@@ -191,7 +191,7 @@ class _Stats:
         if not per:
             return Estimate(None, 0)
         value = sum(k / n for k, n in per.values()) / len(per)
-        ci = bootstrap_macro_ci([tuple(v) for v in per.values()], resamples=self.resamples, seed=self.seed)
+        ci = bootstrap_macro_ci([(k, n) for k, n in per.values()], resamples=self.resamples, seed=self.seed)
         return Estimate(value, len(cases), None, ci)
 
     def paired(self, base: list[bool], new: list[bool]) -> Paired | None:
@@ -245,13 +245,13 @@ def model_stats(run: Run, st: _Stats) -> ModelStats:
                 for sem, score in SPIDER_SCORE.items()
             }
     for formulation in _formulation_order(run.mmlu_formulations()):
-        cases = run.scored("mmlu", formulation)
+        questions = run.scored("mmlu", formulation)
         out.mmlu[formulation] = {
             group: {"micro": st.proportion([_passed(c) for c in members]), "macro": st.macro(members)}
-            for group, members in _mmlu_groups(cases).items()
+            for group, members in _mmlu_groups(questions).items()
         }
         by_subject: dict[str, list[bool]] = defaultdict(list)
-        for c in cases.values():
+        for c in questions.values():
             by_subject[_subject(c)].append(_passed(c))
         out.subjects[formulation] = {s: st.proportion(v) for s, v in sorted(by_subject.items())}
     out.errors = analyze(run)
@@ -329,11 +329,11 @@ def _adjust(table: dict[str, dict[str, Change]], family: list[str], only: str | 
     """Holm-adjust the tests of a family of rows, per column (variant or average), in place."""
     columns = {col for row in family for col in table[row] if only is None or col == only}
     for col in columns:
-        members = [r for r in family if col in table[r] and table[r][col].paired is not None]
-        adjusted = holm([table[r][col].paired.p_value for r in members])  # type: ignore[union-attr]
-        for r, p in zip(members, adjusted):
+        tests = {r: paired for r in family if col in table[r] and (paired := table[r][col].paired) is not None}
+        adjusted = holm([paired.p_value for paired in tests.values()])
+        for (r, paired), p in zip(tests.items(), adjusted):
             ch = table[r][col]
-            table[r][col] = Change(ch.base, ch.new, replace(ch.paired, p_adjusted=p))  # type: ignore[arg-type]
+            table[r][col] = Change(ch.base, ch.new, replace(paired, p_adjusted=p))
 
 
 def _note_coverage(out: Comparison, suite: str, a: dict[str, Any], b: dict[str, Any]) -> None:

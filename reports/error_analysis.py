@@ -65,7 +65,7 @@ EXECUTION_FAILURES = (
 def parse_sql(sql: str) -> exp.Expression | None:
     """One statement's tree, or None for anything sqlglot cannot read as exactly one statement."""
     try:
-        statements = [s for s in sqlglot.parse(sql, read="sqlite") if s is not None]
+        statements = [s for s in sqlglot.parse(sql, read="sqlite") if isinstance(s, exp.Expression)]
     except Exception:  # noqa: BLE001 - hostile model output may trip any parser error
         return None
     return statements[0] if len(statements) == 1 else None
@@ -163,7 +163,7 @@ def _condition_atoms(condition: exp.Expression | None) -> list[str]:
             sides = sorted((_shape(part.this), _shape(part.expression)))
             atoms.append(f"{sides[0]} {'=' if isinstance(part, exp.EQ) else '<>'} {sides[1]}")
         else:
-            atoms.append(_shape(part))
+            atoms.append(_shape(part if isinstance(part, exp.Expression) else None))
     return atoms
 
 
@@ -382,7 +382,8 @@ class Flip:
 def flips(base: Run, new: Run, base_errors: ErrorSummary, new_errors: ErrorSummary) -> tuple[list[Flip], list[Flip]]:
     """(fixed, broken) by fine-tuning: base wrong and new right, and base right and new wrong."""
     a, b = base.scored("spider"), new.scored("spider")
-    fixed, broken = [], []
+    fixed: list[Flip] = []
+    broken: list[Flip] = []
     for case_id in sorted(a.keys() & b.keys()):
         base_ok, new_ok = a[case_id]["outcome"] == "passed", b[case_id]["outcome"] == "passed"
         if base_ok == new_ok:

@@ -112,7 +112,8 @@ def find_base(run: Run, runs: list[Run], base_label: str = "base") -> Run | None
     same_prompt = [r for r in candidates if r.spider_shots == run.spider_shots]
     pool = same_prompt or candidates
     preferred = [r for r in pool if r.label == base_label]
-    return (preferred or pool or [None])[0]
+    chosen = preferred or pool
+    return chosen[0] if chosen else None
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,9 @@ def mmlu_category_changes(report: Report) -> bytes | None:
     width = 0.8 / len(series)
     for i, (label, rows) in enumerate(series):
         by_cat = dict(rows)
-        xs, ys, errs = [], [], [[], []]
+        xs: list[float] = []
+        ys: list[float] = []
+        errs: list[list[float]] = [[], []]
         for j, cat in enumerate(categories):
             change = by_cat.get(cat)
             if change is None or change.points is None:

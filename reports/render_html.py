@@ -404,7 +404,7 @@ def _errors_section(report: Report) -> Markup:
         ]
         for c in present
     ]
-    rows.append(["failed cases", *[m.errors.failed for m in models]])
+    rows.append(["failed cases", *[str(m.errors.failed) for m in models]])
     parts: list[Any] = [
         tag("h2", "Spider error analysis"),
         tag(
@@ -455,7 +455,8 @@ def _training_section(report: Report, figures: dict[str, tuple[str, bytes]]) -> 
     rows = []
     for run in report.training:
         rec = run.record
-        training = rec.get("training") if isinstance(rec.get("training"), dict) else {}
+        raw = rec.get("training")
+        training: dict[str, Any] = raw if isinstance(raw, dict) else {}
         loss = [value for _, value in run.loss]
         rows.append(
             [
@@ -485,13 +486,15 @@ def _training_section(report: Report, figures: dict[str, tuple[str, bytes]]) -> 
 
 def training_data_line(record: dict[str, Any]) -> str:
     """Used / selected examples and those dropped as too long (with their databases, if known)."""
-    data = record.get("data") if isinstance(record.get("data"), dict) else {}
+    raw = record.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     if "used" not in data:
         return "-"
     text = f"{data['used']} used of {data.get('selected', '?')} selected"
     dropped = data.get("dropped_longer_than_max_seq_length") or 0
-    config = record.get("config") if isinstance(record.get("config"), dict) else {}
-    max_len = (config.get("training") or {}).get("max_seq_length") if isinstance(config.get("training"), dict) else None
+    config = record.get("config")
+    training = config.get("training") if isinstance(config, dict) else None
+    max_len = training.get("max_seq_length") if isinstance(training, dict) else None
     text += f"; {dropped} dropped as longer than {max_len or 'max_seq_length'} tokens"
     by_db = data.get("dropped_longer_by_database")
     if dropped and isinstance(by_db, dict) and by_db:

@@ -6,10 +6,10 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tradeoff.mmlu_data import MMLUQuestion, load_split
-from tradeoff.mmlu_prompts import continuations, fewshot_prefix, question_text
+from tradeoff.mmlu_prompts import Formulation, continuations, fewshot_prefix, question_text
 from tradeoff.modeling import LoadedModel
 from tradeoff.once_per_device import Compute, Job
 from tradeoff.prediction_cache import prediction_key
@@ -30,7 +30,8 @@ def mmlu_jobs(
     """One job per (question, formulation), plus each subject's shared few-shot prefix."""
     prefixes: dict[tuple[str, str], str] = {}
     jobs = []
-    for question, formulation in cases:
+    for question, name in cases:
+        formulation = cast(Formulation, name)
         group = (question.subject, formulation)
         if group not in prefixes:
             dev = load_split(mmlu_dir, question.subject, "dev") if shots else []
@@ -74,7 +75,7 @@ def mmlu_scorer(
                     loaded.tokenizer,
                     [j.payload[0] for j in group],
                     prefixes[(subject, formulation)],
-                    formulation,
+                    cast(Formulation, formulation),
                     batch_size,
                 )
                 write(

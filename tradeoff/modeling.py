@@ -289,8 +289,8 @@ def load_model(choice: ModelChoice, device: str = "cpu") -> LoadedModel:
         from peft import PeftModel
 
         check_adapter_base(choice.adapter_path, identity)
-        model = PeftModel.from_pretrained(model, str(choice.adapter_path))
-    model.to(device)
+        model = PeftModel.from_pretrained(model, str(choice.adapter_path))  # type: ignore[assignment, arg-type]
+    model.to(device)  # type: ignore[arg-type]
     model.eval()
     if choice.adapter_path is not None:
         effect = adapter_effect(model, tokenizer)

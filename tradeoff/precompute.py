@@ -27,7 +27,7 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--device", default=None, help="torch device (default: this process's GPU, else cpu)")
     args = parser.parse_args(argv)
     options = Options(lambda dest: getattr(args, dest))
-    options.device = args.device or devices.worker_device()  # type: ignore[attr-defined]
+    options.device = args.device or devices.worker_device()
     return options
 
 
@@ -40,7 +40,8 @@ def run(options: Options) -> dict[str, Any]:
 
     options.check_data()
     identity = model_identity(options.model)
-    compute = (options.device, dtype_name(options.model.base.dtype, options.device), options.batch_size)
+    device = options.device
+    compute = (device, dtype_name(options.model.base.dtype, device), options.batch_size)
     key = environment_key(identity_key(identity), environment(*compute))  # as fixtures/models.py keys it
     made_by = process_record(*compute)
     cache = PredictionCache(settings.cache_dir() / "predictions.sqlite")
@@ -48,7 +49,7 @@ def run(options: Options) -> dict[str, Any]:
 
     def load() -> Any:
         if not loaded:
-            loaded.append(load_model(options.model, options.device))
+            loaded.append(load_model(options.model, device))
         return loaded[0]
 
     locks = settings.cache_dir() / "locks"
@@ -76,14 +77,14 @@ def run(options: Options) -> dict[str, Any]:
         from tradeoff.mmlu_categories import SUBJECTS
         from tradeoff.mmlu_predictions import mmlu_jobs, mmlu_scorer
 
-        cases = [
+        questions = [
             (q, f)
             for subject in SUBJECTS
             if options.mmlu_subject_selected(subject)
             for f in options.mmlu_formulations
             for q in options.mmlu_questions(subject)
         ]
-        jobs, prefixes = mmlu_jobs(options.mmlu_dir, cases, key, options.mmlu_shots)
+        jobs, prefixes = mmlu_jobs(options.mmlu_dir, questions, key, options.mmlu_shots)
         start = time.perf_counter()
         compute_once(
             cache, key, jobs, locks, 0, 1, mmlu_scorer(load, prefixes, options.batch_size, options.model_name), made_by

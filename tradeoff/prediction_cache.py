@@ -9,6 +9,7 @@ operation is also retried on "database is locked" until a generous deadline.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -90,7 +91,7 @@ class PredictionCache:
             marks = ",".join("?" * len(chunk))
             query = f"SELECT key, value FROM predictions WHERE key IN ({marks})"
             try:
-                rows = _retrying(lambda q=query, c=chunk: self.conn.execute(q, c).fetchall())
+                rows = _retrying(functools.partial(self._select, query, chunk))
             except sqlite3.Error as exc:
                 raise UserError(f"prediction cache {self.path}: cannot read ({exc})") from None
             found.update((key, json.loads(value)) for key, value in rows)
@@ -126,6 +127,9 @@ class PredictionCache:
         except sqlite3.Error as exc:
             raise UserError(f"prediction cache {self.path}: cannot write ({exc})") from None
 
+    def _select(self, query: str, params: list[str]) -> list[Any]:
+        return self.conn.execute(query, params).fetchall()
+
     def provenance_ids(self, keys: Iterable[str]) -> dict[str, str | None]:
         """Which process wrote each cached key (an id of `records`), None for rows from before."""
         keys = list(keys)
@@ -133,7 +137,7 @@ class PredictionCache:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             query = f"SELECT key, provenance FROM predictions WHERE key IN ({','.join('?' * len(chunk))})"
-            found.update(_retrying(lambda q=query, c=chunk: self.conn.execute(q, c).fetchall()))
+            found.update(_retrying(functools.partial(self._select, query, chunk)))
         return found
 
     def records(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -84,6 +84,8 @@ def _split(values: list[str]) -> list[str]:
 class Options:
     """The validated options; `get(dest)` reads one (pytest's getoption or getattr on argparse's namespace)."""
 
+    device: str = "cpu"  # the torch device of a pytest-free command (precompute); workers choose their own
+
     def __init__(self, get: Callable[[str], Any]) -> None:
         self.registry: Registry = load_registry(Path(get("experiments")) if get("experiments") else None)
         self.base_model: str | None = get("base_model") or os.environ.get(settings.ENV_BASE_MODEL)
