@@ -49,7 +49,7 @@ study-slice: install
 	$(BIN)/python -m reports.compare --results-dir out/study-slice --out $(STUDY_DIR) --training-dir $(TRADEOFF_MODELS_DIR)
 
 test: install
-	$(BIN)/pytest tests/unit -n 2 -q
+	$(BIN)/pytest tests/unit tests/integration -n 2 -q
 
 # Lint, format and type checks (CI runs them before the tests).
 lint: install

@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/hostile_sql_report.py [--spider-dir D] [--no-memory]
 
-Scores the corpus of tests/unit/hostile_sql.py (fresh ExecutionAccuracy per
+Scores the corpus of tests/helpers/hostile_sql.py (fresh ExecutionAccuracy per
 case, timeout 0.5 s) against a tmp copy of Spider's concert_singer and a
 synthetic WAL-mode database, then measures peak RSS of scoring the shapes of
-tests/unit/test_resource_bounds.py. Prints Markdown tables.
+tests/integration/test_resource_bounds.py. Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from pathlib import Path
 
 os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "1")
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests" / "unit")]
-
-from hostile_sql import generate, make_synthetic_db, score_corpus  # noqa: E402
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "helpers")]
 
 from metrics import QueryLimits  # noqa: E402
 from metrics.sandbox import HARD_GRACE_S  # noqa: E402
+
+from hostile_sql import generate, make_synthetic_db, score_corpus  # noqa: E402
 
 LIMITS = QueryLimits(timeout_s=0.5)
 

@@ -1,15 +1,21 @@
-"""Shared helpers for the project's own tests: a tiny Spider directory built from scratch."""
+"""The project's fast, in-process tests (`pytest tests/unit`): no subprocess, no real model run.
+
+The shared helpers (tiny models, the synthetic Spider directory, the hostile-SQL corpus, result
+fixtures) live in tests/helpers/, importable by name from every test module here.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from synthetic_spider import make_spider_dir
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "helpers"))
+
+from shared_fixtures import spider_dir  # noqa: E402, F401 - a fixture, registered by import
 
 
-@pytest.fixture
-def spider_dir(tmp_path: Path) -> Path:
-    return make_spider_dir(tmp_path / "spider")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.unit)

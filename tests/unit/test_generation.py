@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tiny_models import bytelevel_tokenizer, rig_output_bias, tiny_llama  # noqa: E402
-
 from tradeoff.generation import Generation, generate_batched  # noqa: E402
+
+from tiny_models import bytelevel_tokenizer, rig_output_bias, tiny_llama  # noqa: E402
 
 
 def _generate(favourite: int, prompts: list[str], max_new_tokens: int = 4) -> list[Generation]:

@@ -7,14 +7,10 @@ the options, so 58 test questions with a repeated stem inherited another questio
 from __future__ import annotations
 
 import os
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tiny_models import mistral_tokenizer, rig_output_bias, tiny_mistral  # noqa: E402
 
 from tradeoff.mmlu_categories import SUBJECTS  # noqa: E402
 from tradeoff.mmlu_data import MMLUQuestion, load_split  # noqa: E402
@@ -22,6 +18,8 @@ from tradeoff.mmlu_predictions import mmlu_jobs, mmlu_scorer  # noqa: E402
 from tradeoff.mmlu_prompts import continuations, question_text  # noqa: E402
 from tradeoff.once_per_device import compute_once  # noqa: E402
 from tradeoff.prediction_cache import PredictionCache  # noqa: E402
+
+from tiny_models import mistral_tokenizer, rig_output_bias, tiny_mistral  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MMLU = Path(os.environ.get("MMLU_DIR", REPO.parent / "shared" / "data" / "mmlu"))

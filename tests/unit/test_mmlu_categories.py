@@ -7,10 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from tiny_models import mmlu_data_dir
 
 from tradeoff.mmlu_categories import CATEGORIES, SUBJECT_CATEGORY, category_of, subjects_in
 from tradeoff.mmlu_data import list_subjects
+
+from tiny_models import mmlu_data_dir
 
 
 def _installed_lmeval_categories() -> dict[str, str]:

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tiny_models import mmlu_data_dir
 
 from tradeoff.mmlu_data import (
     MMLUDataError,
@@ -16,6 +15,8 @@ from tradeoff.mmlu_data import (
     load_hf_split,
     load_split,
 )
+
+from tiny_models import mmlu_data_dir
 
 MMLU = mmlu_data_dir()
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from tiny_models import mmlu_data_dir
 
 from tradeoff.lmeval_crosscheck import build_lmeval_task
 from tradeoff.mmlu_data import MMLUQuestion, load_split
 from tradeoff.mmlu_prompts import continuations, fewshot_prefix, full_prompt, question_text
+
+from tiny_models import mmlu_data_dir
 
 MMLU = mmlu_data_dir()
 Q = MMLUQuestion("college_physics", "test", 3, "  What is 2+2? ", ("3", "4", "5", "22"), 1)

@@ -7,11 +7,12 @@ import math
 
 import pytest
 import torch
-from tiny_models import bytelevel_tokenizer, mistral_tokenizer, mmlu_data_dir, rig_output_bias, tiny_llama, tiny_mistral
 
 from metrics.mmlu_scoring import QuestionScore, cloze_predictions, plan_rows, score_mmlu, score_questions
 from tradeoff.mmlu_data import MMLUQuestion, load_split
 from tradeoff.mmlu_prompts import continuations, fewshot_prefix, question_text
+
+from tiny_models import bytelevel_tokenizer, mistral_tokenizer, mmlu_data_dir, rig_output_bias, tiny_llama, tiny_mistral
 
 MMLU = mmlu_data_dir()
 

@@ -9,7 +9,7 @@ import pytest
 from reports.error_analysis import CATEGORIES, analyze, classify, flips, parse_sql, schema_names
 from reports.loading import load_runs
 
-FIXTURES = Path(__file__).parent / "fixtures_results"
+FIXTURES = Path(__file__).resolve().parents[1] / "helpers" / "fixtures_results"
 
 STRUCTURAL = [
     # (category, prediction, gold)

@@ -18,7 +18,7 @@ import pytest
 from reports.compare import build_report, main
 from reports.render_markdown import md
 
-FIXTURES = Path(__file__).parent / "fixtures_results"
+FIXTURES = Path(__file__).resolve().parents[1] / "helpers" / "fixtures_results"
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = "<script>alert(1)</script>"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}

@@ -613,7 +613,7 @@ def test_compare_names_a_malformed_results_file_and_fails(world, tmp_path):
 
 
 def test_compare_bad_options_and_unwritable_output_are_one_line(world, tmp_path):
-    fixtures = REPO / "tests" / "unit" / "fixtures_results"
+    fixtures = REPO / "tests" / "helpers" / "fixtures_results"
     proc = run(["-m", "reports.compare", "--results-dir", str(fixtures), "--resamples", "0"], env_for(world))
     one_error_line(proc, "argument --resamples: must be >= 1, got 0", prefix="python -m reports.compare: error:")
     blocker = tmp_path / "a-file"

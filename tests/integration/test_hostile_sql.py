@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,7 +24,6 @@ from metrics import ExecutionAccuracy, QueryLimits
 from metrics.sandbox import FAILURES, HARD_GRACE_S
 from metrics.sql_extract import extract_sql
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile_sql import MB, generate, make_synthetic_db, score_corpus  # noqa: E402
 
 SPIDER_DB = (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from tiny_models import mistral_tokenizer, mmlu_data_dir, tiny_mistral
 
 from metrics.mmlu_scoring import QuestionScore
 from tradeoff.lmeval_crosscheck import (
@@ -17,6 +16,8 @@ from tradeoff.lmeval_crosscheck import (
     load_model,
     main,
 )
+
+from tiny_models import mistral_tokenizer, mmlu_data_dir, tiny_mistral
 
 MMLU = mmlu_data_dir()
 SUBJECTS = ["abstract_algebra", "world_religions"]

@@ -1,6 +1,6 @@
 """Measure the peak memory of scoring one prediction, in a fresh process.
 
-    python tests/unit/peak_rss.py DB_PATH JSON
+    python tests/helpers/peak_rss.py DB_PATH JSON
 
 JSON is a list of {"name", "sql", "mode"} where mode is "score" (score `sql`
 as a prediction through ExecutionAccuracy with the default QueryLimits) or
@@ -11,7 +11,7 @@ read twice: VmHWM from its /proc/self/status, and ru_maxrss from os.wait4().
 Prints one JSON object: {name: {"hwm_kb", "maxrss_kb", "failure", "reason",
 "elapsed_s"}}.
 
-Used by tests/unit/test_resource_bounds.py and bench/hostile_sql_report.py.
+Used by tests/integration/test_resource_bounds.py and bench/hostile_sql_report.py.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import pytest
 
 from metrics.sandbox import RESULT_BYTES_FACTOR, QueryLimits
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1] / "helpers"
 SPIDER_DB = Path("/work/shared/data/spider/database/concert_singer/concert_singer.sqlite")
 MB = 1024  # ru_maxrss and VmHWM are in KiB
 BUDGET_MB = RESULT_BYTES_FACTOR * QueryLimits().max_value_bytes / 2**20

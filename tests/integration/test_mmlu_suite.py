@@ -9,9 +9,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "mmlu"))
 
-from generate_modules import expected_modules  # noqa: E402
-
 from tradeoff.mmlu_categories import SUBJECTS  # noqa: E402
+
+from generate_modules import expected_modules  # noqa: E402
 
 
 def test_one_module_per_subject_and_none_drifted():

@@ -9,7 +9,7 @@ against a real Spider database and against a synthetic one alike.
 `scratch` is a directory where hostile statements try to create files
 (ATTACH, VACUUM INTO); callers check afterwards that nothing appeared there.
 
-Used by tests/unit/test_hostile_sql.py and bench/hostile_sql_report.py.
+Used by tests/integration/test_hostile_sql.py and bench/hostile_sql_report.py.
 """
 
 from __future__ import annotations
