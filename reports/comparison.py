@@ -409,6 +409,23 @@ def build(
     )
 
 
+DIAGNOSTIC_HEADERS = ["more than one statement", "cut at max_new_tokens", "vacuous matches"]
+
+
+def spider_diagnostics(run: Run) -> list[str]:
+    """Counts of a run's scored Spider cases with each diagnostic ('n/a' where not recorded)."""
+    cases = list(run.scored("spider").values())
+    out = []
+    for prop in ("more_statements", "truncated", "vacuous"):
+        recorded = [c for c in cases if prop in (c.get("props") or {})]
+        if not recorded:
+            out.append("n/a")
+            continue
+        hits = sum(bool(c["props"][prop]) and (prop != "vacuous" or c.get("outcome") == "passed") for c in recorded)
+        out.append(f"{hits} / {len(cases)}")
+    return out
+
+
 def _short(value: Any, n: int = 12) -> str:
     return str(value)[:n] if value else "-"
 

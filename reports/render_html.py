@@ -14,6 +14,7 @@ from typing import Any
 from metrics.spider_variants import VARIANTS
 from reports.comparison import (
     AVERAGES,
+    DIAGNOSTIC_HEADERS,
     HARDNESS,
     METHODS,
     SEMANTICS,
@@ -25,6 +26,7 @@ from reports.comparison import (
     fmt_pct,
     fmt_points,
     metadata_rows,
+    spider_diagnostics,
 )
 from reports.error_analysis import CATEGORIES, Flip
 from reports.plots import CATEGORY_LABELS, data_uri
@@ -192,11 +194,18 @@ def _spider_section(report: Report) -> Markup:
             e = m.spider.get(h, {}).get("official")
             row.append(join([estimate(e), tag("span", f" n={e.n}", class_="ci")]) if e else "-")
         rows.append(row)
+    diag_rows = [[shots_label(m), *spider_diagnostics(m.run)] for m in models]
     parts = [
         tag("h2", "Spider execution accuracy (Table II)"),
         tag("p", _spider_measured(models) + " Percent of scored questions, with 95% Wilson score intervals."),
         tag("ul", *[tag("li", tag("b", SEMANTICS[v]), f": {VARIANTS[v]}.") for v in SEMANTICS]),
         table(headers, rows),
+        tag(
+            "p",
+            "Beside the verdicts, over the scored questions: answers that went on after their first statement "
+            "(scored on the first), answers cut at max_new_tokens, and vacuous matches (both results empty).",
+        ),
+        table(["model", *DIAGNOSTIC_HEADERS], diag_rows),
     ]
     for comp in report.comparisons:
         if not comp.spider:

@@ -13,6 +13,7 @@ from typing import Any
 from metrics.spider_variants import VARIANTS
 from reports.comparison import (
     AVERAGES,
+    DIAGNOSTIC_HEADERS,
     METHODS,
     SEMANTICS,
     Change,
@@ -22,6 +23,7 @@ from reports.comparison import (
     fmt_pct,
     fmt_points,
     metadata_rows,
+    spider_diagnostics,
 )
 from reports.error_analysis import CATEGORIES
 from reports.plots import CATEGORY_LABELS
@@ -149,6 +151,9 @@ def render(report: Report) -> str:
             ],
         )
         lines += [f"- **{SEMANTICS[v]}**: {VARIANTS[v]}." for v in SEMANTICS] + [""]
+        lines += _table(
+            ["model", *DIAGNOSTIC_HEADERS], [[_shots(m), *spider_diagnostics(m.run)] for m in spider_models]
+        )
     for f in formulations:
         mmlu_models = [m for m in report.models if f in m.mmlu]
         groups = list(dict.fromkeys(g for m in mmlu_models for g in m.mmlu[f]))

@@ -290,3 +290,32 @@ def test_training_rows_show_examples_dropped_as_too_long():
         "6821 used of 7000 selected; 179 dropped as longer than 1024 tokens (from 2 databases: a 100, b 79)"
     )
     assert training_data_line({}) == "-"
+
+
+def test_spider_diagnostics_are_counted_per_model(tmp_path):
+    from reports.comparison import spider_diagnostics
+    from reports.loading import Run
+
+    cases = [
+        {
+            "suite": "spider",
+            "case_id": "a-0001",
+            "outcome": "passed",
+            "props": {"more_statements": True, "truncated": False, "vacuous": True},
+        },
+        {
+            "suite": "spider",
+            "case_id": "a-0002",
+            "outcome": "failed",
+            "props": {"more_statements": False, "truncated": True, "vacuous": False},
+        },
+        {"suite": "spider", "case_id": "a-0003", "outcome": "skipped", "props": {"truncated": True}},
+    ]
+    run = Run("m", tmp_path / "m.json", {"suites": {}, "cases": cases})
+    assert spider_diagnostics(run) == ["1 / 2", "1 / 2", "1 / 2"]  # skipped cases are not scored
+    old = Run(
+        "o",
+        tmp_path / "o.json",
+        {"suites": {}, "cases": [{"suite": "spider", "case_id": "a-0001", "outcome": "passed", "props": {}}]},
+    )
+    assert spider_diagnostics(old) == ["n/a", "n/a", "n/a"]
