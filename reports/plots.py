@@ -72,7 +72,7 @@ def tradeoff_plane(report: Report) -> bytes | None:
         ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 6))
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_xlabel("Spider execution accuracy change (points)")
+    ax.set_xlabel("Spider EX (official) change (points)")
     ax.set_ylabel(f"MMLU micro accuracy change (points, {report.formulation})")
     ax.set_title("Trade-off: what fine-tuning gains on Spider vs. costs on MMLU", fontsize=10)
     ax.grid(alpha=0.3)
@@ -143,7 +143,7 @@ def figures(report: Report) -> list[tuple[str, str, bytes]]:
         out.append(
             (
                 "tradeoff",
-                "Trade-off plane: change in Spider execution accuracy (x) against change in MMLU "
+                "Trade-off plane: change in Spider EX (official evaluator's verdict) (x) against change in MMLU "
                 "micro accuracy (y) per fine-tuned model, on the questions both runs scored; bars are "
                 "Newcombe 95% intervals of the paired change.",
                 plane,
