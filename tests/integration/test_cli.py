@@ -1,0 +1,41 @@
+"""`tradeoff <command>`: one entry point, one error convention."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tradeoff.cli import COMMANDS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tradeoff.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_usage_lists_every_command():
+    proc = cli("--help")
+    assert proc.returncode == 0
+    assert all(name in proc.stdout for name in COMMANDS)
+    assert cli().returncode == 2  # no command at all is a usage error
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_answers_help(name):
+    proc = cli(name, "--help")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "usage:" in proc.stdout
+
+
+def test_unknown_command_and_bad_input_are_one_line(tmp_path):
+    unknown = cli("frobnicate")
+    assert unknown.returncode == 2 and unknown.stderr.strip().startswith("error: unknown command 'frobnicate'")
+    missing = cli("report", "--results-dir", str(tmp_path / "none"))
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    assert [line for line in missing.stderr.splitlines() if line.startswith("error:")]
