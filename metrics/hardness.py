@@ -89,6 +89,11 @@ def _count_others(sql: dict) -> int:
     )
 
 
+# The official levels, easiest first; "unknown" is a case without a parse (reports only).
+LEVELS: tuple[str, ...] = ("easy", "medium", "hard", "extra")
+REPORT_LEVELS: tuple[str, ...] = (*LEVELS, "unknown")
+
+
 def spider_hardness(sql: dict) -> str:
     """Difficulty level of a parsed Spider query: easy, medium, hard or extra."""
     c1 = _count_component1(sql)

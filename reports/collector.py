@@ -7,7 +7,6 @@ every suite's pass rate is at least --min-pass-rate and nothing errored, else 1.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -19,7 +18,9 @@ import pytest
 
 from fixtures.options import get_options, runs_benchmark
 from fixtures.plugin import FATAL
+from metrics.hardness import LEVELS
 from reports.summary import CaseRecord, format_mmlu_summary, format_spider_summary, summarize_mmlu, summarize_spider
+from tradeoff.files import write_json_atomic
 
 _RECORDS = pytest.StashKey[list[CaseRecord]]()
 _STARTED = pytest.StashKey[float]()
@@ -101,7 +102,7 @@ def to_record(report: pytest.TestReport) -> CaseRecord | None:
     if outcome == "skipped" and isinstance(report.longrepr, tuple):
         skip_reason = str(report.longrepr[2]).removeprefix("Skipped: ")
     if suite == "spider" and "hardness" not in props:
-        props["hardness"] = next((h for h in ("easy", "medium", "hard", "extra") if h in report.keywords), "unknown")
+        props["hardness"] = next((h for h in LEVELS if h in report.keywords), "unknown")
     return CaseRecord(suite, case_id, outcome, props, skip_reason, report.duration)
 
 
@@ -232,10 +233,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     out = report_dir(config)
     out.mkdir(parents=True, exist_ok=True)
     path = get_options(config).results_dir / "results" / f"{get_options(config).label}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=1, default=str))
-    tmp.replace(path)
+    write_json_atomic(path, results, indent=1)
     config.stash[_RESULTS] = (results, path)
     config.stash[_COMPARISON] = _comparison_report(get_options(config).results_dir)
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

@@ -8,7 +8,6 @@ the same base weights, and writes `<out>/report/index.html` (self-contained) and
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -16,14 +15,7 @@ from pathlib import Path
 from reports import comparison, plots, render_html, render_markdown
 from reports.statistics import RESAMPLES, SEED
 from tradeoff.errors import os_error_text
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """A reader (a browser, a Pages deploy) never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+from tradeoff.files import write_text_atomic
 
 
 def build_report(
@@ -57,9 +49,9 @@ def build_report(
     )
     figures = plots.figures(report)
     target = out_dir / "report"
-    _write_atomic(target / "summary.md", render_markdown.render(report))
+    write_text_atomic(target / "summary.md", render_markdown.render(report))
     index = target / "index.html"
-    _write_atomic(index, render_html.render(report, figures))
+    write_text_atomic(index, render_html.render(report, figures))
     return index
 
 

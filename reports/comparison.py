@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from metrics.hardness import REPORT_LEVELS
 from reports.error_analysis import ErrorSummary, Flip, analyze, flips
 from reports.loading import Run, TrainingRun, find_base, load_runs, load_training_runs
 from reports.statistics import (
@@ -41,7 +42,7 @@ METHODS = (
     "p-values are Holm-adjusted and a change is bold only when its adjusted p is below 0.05."
 )
 
-HARDNESS = ("easy", "medium", "hard", "extra", "unknown")
+HARDNESS = REPORT_LEVELS
 # Spider verdict variants, headline first (definitions: metrics/spider_variants.py).
 SEMANTICS = {
     "official": "EX (official)",

@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from metrics.hardness import REPORT_LEVELS
 from reports.statistics import wilson_interval
 
 __all__ = ["CaseRecord", "wilson_interval", "rate", "summarize_spider", "summarize_mmlu"]
 
-HARDNESS_ORDER = ("easy", "medium", "hard", "extra", "unknown")
+HARDNESS_ORDER = REPORT_LEVELS
 
 
 @dataclass

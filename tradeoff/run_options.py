@@ -17,7 +17,7 @@ from tradeoff.experiments import ModelChoice, Registry, load_registry, resolve_m
 if TYPE_CHECKING:
     from tradeoff.spider_data import SpiderData
 
-HARDNESS = ("easy", "medium", "hard", "extra")
+from metrics.hardness import LEVELS as HARDNESS
 
 OPTION_SPECS: list[tuple[str, dict[str, Any]]] = [
     ("--model", dict(default="base", help="experiment name (base, v1, v2), model/adapter path or hub id")),

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from tradeoff.errors import UserError
+from tradeoff.files import sha256_file
+
+__all__ = ["SpiderData", "SpiderExample", "sha256_file", "database_set_fingerprint"]
 
 REQUIRED_FILES = ("dev.json", "tables.json")
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -58,14 +61,6 @@ class DatabaseSchema:
     db_id: str
     tables: tuple[Table, ...]
     foreign_keys: tuple[ForeignKey, ...]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_json_list(path: Path) -> list[dict[str, Any]]:

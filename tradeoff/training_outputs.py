@@ -13,16 +13,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from tradeoff.files import write_json_atomic
 from tradeoff.modeling import ADAPTER_META, directory_hash
 
 STAGING_PREFIX = ".adapter.tmp-"
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def clear_stale_staging(run_dir: Path) -> None:
