@@ -46,6 +46,7 @@ __all__ = ["ExecutionAccuracy", "GoldQueryError", "VARIANTS", "gold_limits"]
 DEFAULT_LIMITS = QueryLimits()
 GOLD_MIN_TIMEOUT_S = 60.0  # the official evaluator's nominal timeout
 GOLD_FACTOR = 10
+GOLD_MIN_ROWS = 1_000_000  # a small --max-rows must never make a gold query a "data fault"
 
 
 class GoldQueryError(Exception):
@@ -58,7 +59,7 @@ def gold_limits(limits: QueryLimits) -> QueryLimits:
     return replace(
         limits,
         timeout_s=max(GOLD_MIN_TIMEOUT_S, GOLD_FACTOR * limits.timeout_s),
-        max_rows=GOLD_FACTOR * limits.max_rows,
+        max_rows=max(GOLD_MIN_ROWS, GOLD_FACTOR * limits.max_rows),
     )
 
 

@@ -27,6 +27,7 @@ import sqlparse
 
 __all__ = ["official_gold", "official_prediction", "official_orders_rows", "database_files"]
 
+_GO = re.compile(r"\bgo\b")  # sqlparse also ends a statement at the keyword GO
 _CUR_YEAR = re.compile(r"YEAR\s*\(\s*CURDATE\s*\(\s*\)\s*\)\s*", re.IGNORECASE)
 
 
@@ -35,7 +36,8 @@ def _join_operators(sql: str) -> str:
 
 
 def _remove_distinct(sql: str) -> str:
-    if ";" not in sql and "distinct" not in sql.lower():
+    lowered = sql.lower()
+    if ";" not in sql and "distinct" not in lowered and not _GO.search(lowered):
         return sql  # one statement without the token: sqlparse would return it unchanged (and costs ~1 ms)
     try:
         statements = sqlparse.parse(sql)

@@ -107,7 +107,8 @@ def extract(text: str) -> Extracted:
     if start > 0 and block[start - 1] == "`":  # inline code: `SELECT ...`
         end = block.find("`", start)
         if end > 0:
-            return Extracted(_tidy(block[start:end]), False)
+            sql, more = _cut_tail(block[start:end])
+            return Extracted(_tidy(sql), more)
     sql, more = _cut_tail(block[start:])
     return Extracted(_tidy(sql), more)
 

@@ -348,6 +348,12 @@ def _note_coverage(out: Comparison, suite: str, a: dict[str, Any], b: dict[str, 
 
 
 def _note_settings(out: Comparison) -> None:
+    if out.base.run.base_key != out.new.run.base_key:
+        out.notes.append(
+            f"{out.base.label} was matched as the control by the base model's name only: its weights' "
+            "identity (sha256, fingerprint or revision) differs from the one the adapter was applied to "
+            "or is not recorded."
+        )
     da, db = out.base.run.data, out.new.run.data
     for key in ("spider_sha256", "mmlu_sha256"):
         va, vb = (da.get("data") or {}).get(key), (db.get("data") or {}).get(key)
@@ -423,7 +429,7 @@ def spider_diagnostics(run: Run) -> list[str]:
             out.append("n/a")
             continue
         hits = sum(bool(c["props"][prop]) and (prop != "vacuous" or c.get("outcome") == "passed") for c in recorded)
-        out.append(f"{hits} / {len(cases)}")
+        out.append(f"{hits} / {len(recorded)}")
     return out
 
 

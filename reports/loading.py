@@ -38,10 +38,20 @@ class Run:
         return not self.adapter_sha256
 
     @property
-    def base_key(self) -> tuple[Any, Any]:
-        """What must agree for a base run to be this run's reference: the same base weights."""
+    def base_key(self) -> tuple[Any, ...]:
+        """What must agree for a base run to be this run's reference: the same base weights
+        (the file's sha256, a checkpoint folder's content fingerprint, a hub id's revision)."""
         ident = self.identity
-        return (ident.get("base") or self.data.get("base_source"), ident.get("base_sha256"))
+        return (
+            ident.get("base") or self.data.get("base_source"),
+            ident.get("base_sha256"),
+            ident.get("base_fingerprint"),
+            ident.get("revision"),
+        )
+
+    @property
+    def suites(self) -> set[str]:
+        return {str(c.get("suite")) for c in self.data.get("cases", []) if c.get("outcome") in SCORED}
 
     def cases(self, suite: str) -> list[dict[str, Any]]:
         return [c for c in self.data.get("cases", []) if c.get("suite") == suite]
@@ -109,8 +119,10 @@ def find_base(run: Run, runs: list[Run], base_label: str = "base") -> Run | None
     if not candidates:
         # Older files may lack base_sha256: fall back to the base name alone.
         candidates = [r for r in runs if r.is_base and r.base_key[0] == run.base_key[0]]
-    same_prompt = [r for r in candidates if r.spider_shots == run.spider_shots]
-    pool = same_prompt or candidates
+    # a control must have measured what the run measured (a Spider-only base-0shot is no MMLU control)
+    covering = [r for r in candidates if run.suites <= r.suites] or candidates
+    same_prompt = [r for r in covering if r.spider_shots == run.spider_shots]
+    pool = same_prompt or covering
     preferred = [r for r in pool if r.label == base_label]
     chosen = preferred or pool
     return chosen[0] if chosen else None

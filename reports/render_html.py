@@ -270,7 +270,7 @@ def _table_iii(report: Report, formulations: list[str]) -> Markup:
                             "model %",
                             "change (points)",
                             "relative change",
-                            "p (Holm within categories)",
+                            "p (Holm within categories; overall unadjusted)",
                             "paired n",
                         ],
                         rows,

@@ -210,8 +210,12 @@ def model_identity(choice: ModelChoice) -> dict[str, Any]:
 
 
 def identity_key(identity: dict[str, Any]) -> str:
-    """What a cached prediction depends on: base weights and adapter bytes, not paths."""
-    keep = {k: identity.get(k) for k in ("base", "base_sha256", "base_fingerprint", "revision", "adapter_sha256")}
+    """What a cached prediction depends on: base weights and adapter bytes, not paths (a file or
+    folder is named by its content; only a hub id, with its revision, is named by itself)."""
+    hashed = identity.get("base_sha256") or identity.get("base_fingerprint")
+    keep = {k: identity.get(k) for k in ("base_sha256", "base_fingerprint", "revision", "adapter_sha256")}
+    if not hashed:
+        keep["base"] = identity.get("base")
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -259,10 +263,11 @@ def check_adapter_base(adapter: Path, identity: dict[str, Any]) -> None:
         )
 
 
-def load_tokenizer(location: str) -> Any:
+def load_tokenizer(location: str, revision: str | None = None) -> Any:
+    """The tokenizer, left-padding; a hub id's at the same revision as its weights."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(location)
+    tokenizer = AutoTokenizer.from_pretrained(location, **({"revision": revision} if revision else {}))
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # generation appends on the right
@@ -276,7 +281,7 @@ def load_model(choice: ModelChoice, device: str = "cpu") -> LoadedModel:
     identity = model_identity(choice)
     location = base_location(choice.base, identity)
     try:
-        tokenizer = load_tokenizer(location)
+        tokenizer = load_tokenizer(location, identity.get("revision"))
         # a hub id loads the revision its cache key names, even if main moved meanwhile
         pinned = {"revision": identity["revision"]} if identity.get("revision") else {}
         model = AutoModelForCausalLM.from_pretrained(location, dtype=_dtype(choice.base.dtype, device), **pinned)

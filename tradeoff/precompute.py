@@ -59,7 +59,7 @@ def run(options: Options) -> dict[str, Any]:
 
         data = options.spider_data
         cases = [c for c, skip in select_cases(data, options.spider_dbs, options.hardness, options.limit) if not skip]
-        tokenizer = load_tokenizer(base_location(options.model.base, identity))
+        tokenizer = load_tokenizer(base_location(options.model.base, identity), identity.get("revision"))
         jobs = spider_jobs(data, cases, tokenizer, key, options.spider_shots, options.max_new_tokens)
         start = time.perf_counter()
         compute_once(

@@ -27,6 +27,7 @@ from tradeoff.modeling import base_identity, base_location, load_tokenizer
 from tradeoff.spider_data import SpiderData
 from tradeoff.training_config import TrainPlan, plan_run
 from tradeoff.training_data import PadCollator, build_training_set, data_checksums
+from tradeoff.training_loss import answer_only_trainer
 from tradeoff.training_outputs import clear_stale_staging, publish, write_json_atomic
 
 RESUME_KEY = "resume_key.json"
@@ -218,7 +219,7 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any]) -> Pat
     identity = base_identity(plan.base)
     location = base_location(plan.base, identity)
     try:
-        tokenizer = load_tokenizer(location)
+        tokenizer = load_tokenizer(location, identity.get("revision"))
     except OSError as exc:
         raise UserError(f"cannot load tokenizer of {plan.base.source!r}: {str(exc).splitlines()[0]}") from None
 
@@ -285,7 +286,8 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any]) -> Pat
         use_cpu=not cuda,  # also what makes `torchrun` on a CPU-only host data-parallel (gloo)
         report_to="none",
     )
-    trainer = Trainer(
+    # the LM head only at labelled positions: same loss, far less time and memory (training_loss.py)
+    trainer = answer_only_trainer(Trainer)(
         model=model,
         args=args,
         train_dataset=dataset.features,
@@ -320,6 +322,7 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any]) -> Pat
             "data": {"checksums": checksums, **dataset.stats},
             "training": {
                 "precision": mode,
+                "loss": "next-token cross-entropy on the answer tokens, LM head at those positions only",
                 "base_weights_dtype": weights_dtype,
                 "device": torch.cuda.get_device_name(0) if cuda else "cpu",
                 "world_size": args.world_size,

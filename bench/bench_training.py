@@ -1,0 +1,148 @@
+"""Benchmark: training steps with the LM head at answer positions only vs the model's full-logits loss.
+
+    python bench/bench_training.py [--steps 4] [--repeats 2] [--threads N] [--json OUT.json]
+
+Each contender runs in a fresh child process (so its peak RSS is its own): the embedded
+SmolLM2-135M with the v1 LoRA configuration, batch 4 of seeded Spider train examples, AdamW,
+`--steps` optimizer steps, the first one not timed (warm-up). The contenders alternate
+(A B A B ...) `--repeats` times, so a load change on a shared machine hits both; the report
+gives the median tokens/s of each, its min-max, the ratio of the medians, peak RSS, and the
+load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+CONTENDERS = ("full_logits", "answer_only")
+
+
+def child(contender: str, steps: int, threads: int) -> dict[str, Any]:
+    import torch
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from tradeoff.experiments import load_registry
+    from tradeoff.modeling import base_identity, base_location, load_tokenizer
+    from tradeoff.spider_data import SpiderData
+    from tradeoff.trainer import lora_config
+    from tradeoff.training_config import plan_run
+    from tradeoff.training_data import PadCollator, build_training_set
+    from tradeoff.training_loss import answer_only_loss
+
+    torch.set_num_threads(threads)
+    base = load_registry().base(None)
+    location = base_location(base, base_identity(base))
+    tokenizer = load_tokenizer(location)
+    plan = plan_run("v1")
+    cfg = plan.training
+    data = SpiderData(plan.spider_dir)
+    dataset = build_training_set(data, tokenizer, cfg.train_files, cfg.max_seq_length, cfg.seed, steps * cfg.batch_size)
+    collate = PadCollator(tokenizer.pad_token_id)
+    torch.manual_seed(cfg.seed)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32), lora_config(cfg))
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
+    timed_tokens, timed_s, losses = 0, 0.0, []
+    for step in range(steps):
+        batch = collate(dataset.features[step * cfg.batch_size : (step + 1) * cfg.batch_size])
+        start = time.perf_counter()
+        if contender == "answer_only":
+            loss = answer_only_loss(model, batch["input_ids"], batch["attention_mask"], batch["labels"])
+        else:
+            loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        elapsed = time.perf_counter() - start
+        losses.append(float(loss))
+        if step:  # the first step warms up allocators and kernels
+            timed_tokens += int(batch["attention_mask"].sum())
+            timed_s += elapsed
+    return {
+        "contender": contender,
+        "tokens_per_s": timed_tokens / timed_s if timed_s else None,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "losses": losses,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child, args.steps, args.threads)))
+        return 0
+    load_before = os.getloadavg()
+    runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CONTENDERS}
+    for _ in range(args.repeats):
+        for contender in CONTENDERS:
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                contender,
+                "--steps",
+                str(args.steps),
+                "--threads",
+                str(args.threads),
+            ]
+            done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+            if done.returncode:
+                print(f"error: {contender} failed: {done.stderr[-2000:]}", file=sys.stderr)
+                return 1
+            runs[contender].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    load_after = os.getloadavg()
+    summary: dict[str, Any] = {
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "threads": args.threads,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+    }
+    for contender, results in runs.items():
+        speeds = [r["tokens_per_s"] for r in results]
+        summary[contender] = {
+            "tokens_per_s_median": statistics.median(speeds),
+            "tokens_per_s_min": min(speeds),
+            "tokens_per_s_max": max(speeds),
+            "peak_rss_mib_max": max(r["peak_rss_mib"] for r in results),
+            "losses": results[0]["losses"],
+        }
+    full, mine = summary["full_logits"], summary["answer_only"]
+    summary["speedup_median"] = mine["tokens_per_s_median"] / full["tokens_per_s_median"]
+    summary["max_loss_difference"] = max(abs(a - b) for a, b in zip(full["losses"], mine["losses"], strict=True))
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; {args.threads} torch threads")
+    for name in CONTENDERS:
+        s = summary[name]
+        print(
+            f"{name:<12} {s['tokens_per_s_median']:7.1f} tokens/s (min {s['tokens_per_s_min']:.1f}, max "
+            f"{s['tokens_per_s_max']:.1f}), peak RSS {s['peak_rss_mib_max']:.0f} MiB"
+        )
+    print(
+        f"speed-up (median / median): {summary['speedup_median']:.2f}x; "
+        f"largest per-step loss difference {summary['max_loss_difference']:.2e}"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The answer-only training loss equals the model's own full-logits loss, value and gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tradeoff.training_data import IGNORE_INDEX
+from tradeoff.training_loss import answer_only_loss
+
+from tiny_models import tiny_llama
+
+
+def _batch(vocab: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(1)
+    ids = torch.randint(0, vocab, (3, 24))
+    mask = torch.ones_like(ids)
+    mask[2, 18:] = 0  # a right-padded row
+    labels = ids.clone()
+    labels[:, :15] = IGNORE_INDEX  # the prompt
+    labels[2, 18:] = IGNORE_INDEX  # the padding
+    return ids, mask, labels
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_answer_only_loss_equals_the_full_logits_loss(lora):
+    model = tiny_llama(vocab_size=300)
+    if lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "v_proj"]))
+        for name, param in model.named_parameters():  # make the adapter do something
+            if "lora_B" in name:
+                torch.nn.init.normal_(param, std=0.1)
+    ids, mask, labels = _batch(300)
+    model.train()
+    full = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    full_grads = torch.autograd.grad(full, [p for p in model.parameters() if p.requires_grad])
+    mine = answer_only_loss(model, ids, mask, labels)
+    mine_grads = torch.autograd.grad(mine, [p for p in model.parameters() if p.requires_grad])
+    assert mine.item() == pytest.approx(full.item(), rel=1e-5)
+    for a, b in zip(full_grads, mine_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    # with the Trainer's token count the sum is divided the same way
+    n = (labels[:, 1:] != IGNORE_INDEX).sum()
+    assert answer_only_loss(model, ids, mask, labels, n).item() == pytest.approx(full.item(), rel=1e-5)
