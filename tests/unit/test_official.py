@@ -60,3 +60,16 @@ def test_database_files_lists_the_named_file_first(tmp_path):
     for name in ("b.sqlite", "b_2.sqlite", "b_10.sqlite", "schema.sql", "notes.txt"):
         (tmp_path / name).write_text("x")
     assert [p.name for p in database_files(tmp_path / "b.sqlite")] == ["b.sqlite", "b_10.sqlite", "b_2.sqlite"]
+
+
+def test_sqlparse_go_keyword_splits_as_in_the_official_code():
+    text = "SELECT a FROM t GO SELECT 1"
+    assert official_gold(text) == _sqlparse_remove_distinct(text)
+
+
+def test_gold_limits_never_fall_below_a_floor():
+    from metrics.execution_accuracy import GOLD_MIN_ROWS, gold_limits
+    from metrics.sandbox import QueryLimits
+
+    small = gold_limits(QueryLimits(timeout_s=0.5, max_rows=50))
+    assert small.max_rows >= GOLD_MIN_ROWS and small.timeout_s >= 60.0

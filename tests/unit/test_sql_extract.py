@@ -90,6 +90,7 @@ MORE = [
     ("hostile second", "SELECT 1;;\n\nDROP TABLE t", True),
     ("new answer after a blank line", "SELECT 1\n\nSELECT 2", True),
     ("semicolon in a string", "SELECT a FROM t WHERE b = 'x; SELECT 2'", False),
+    ("inline code with two statements", "Run `SELECT count(*) FROM t; SELECT 1` now.", True),
     ("semicolon in a comment", "SELECT a -- x; SELECT 2\nFROM t", False),
 ]
 
