@@ -36,7 +36,7 @@ def run(options: Options) -> dict[str, Any]:
     from tradeoff.modeling import base_location, dtype_name, identity_key, load_model, load_tokenizer, model_identity
     from tradeoff.once_per_device import compute_once
     from tradeoff.prediction_cache import PredictionCache
-    from tradeoff.provenance import environment, environment_key, process_record
+    from tradeoff.provenance import environment, environment_key, process_record, write_environment
 
     options.check_data()
     identity = model_identity(options.model)
@@ -44,6 +44,7 @@ def run(options: Options) -> dict[str, Any]:
     compute = (device, dtype_name(options.model.base.dtype, device), options.batch_size)
     key = environment_key(identity_key(identity), environment(*compute))  # as fixtures/models.py keys it
     made_by = process_record(*compute)
+    write_environment(settings.cache_dir(), environment(*compute))  # for `pytest --computed-on` elsewhere
     cache = PredictionCache(settings.cache_dir() / "predictions.sqlite")
     loaded: list[Any] = []
 

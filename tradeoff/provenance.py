@@ -19,6 +19,7 @@ import socket
 import subprocess
 import time
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from tradeoff.settings import REPO_ROOT
@@ -47,6 +48,31 @@ def environment(device: str, dtype: str, batch_size: int) -> dict[str, Any]:
         "batch_size": batch_size,
         "code": CODE_VERSION,
     }
+
+
+ENVIRONMENT_FILE = "environment.json"
+
+
+def write_environment(cache_dir: Path, env: dict[str, Any]) -> Path:
+    """Record the environment a precompute run filled the cache in (read back by --computed-on)."""
+    from tradeoff.files import write_json_atomic
+
+    path = cache_dir / ENVIRONMENT_FILE
+    write_json_atomic(path, env)
+    return path
+
+
+def read_environment(path: Path) -> dict[str, Any]:
+    from tradeoff.errors import UserError
+
+    try:
+        env = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--computed-on {path}: cannot read it ({exc})") from None
+    keys = set(environment("cpu", "float32", 1))
+    if not isinstance(env, dict) or set(env) != keys:
+        raise UserError(f"--computed-on {path}: not an environment file (expected the keys {sorted(keys)})")
+    return env
 
 
 def environment_key(model_key: str, env: dict[str, Any]) -> str:

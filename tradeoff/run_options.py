@@ -70,7 +70,24 @@ OPTION_SPECS: list[tuple[str, dict[str, Any]]] = [
         dict(type=float, default=0.0, help="exit non-zero when a suite's pass rate is below this (0..1)"),
     ),
     ("--results-dir", dict(default=None, help="where results JSON and reports go (default out/)")),
+    (
+        "--computed-on",
+        dict(
+            default=None,
+            help="score a prediction cache computed in another environment (the environment.json that "
+            "`tradeoff precompute` wrote beside it); nothing is generated here",
+        ),
+    ),
 ]
+
+
+def _computed_on(path: str | None) -> dict[str, Any] | None:
+    """The computing environment a cache was filled in, declared by the file precompute wrote."""
+    if not path:
+        return None
+    from tradeoff.provenance import read_environment
+
+    return read_environment(Path(path).expanduser())
 
 
 def _given(value: Any, default: Any) -> Any:
@@ -90,6 +107,7 @@ class Options:
         self.registry: Registry = load_registry(Path(get("experiments")) if get("experiments") else None)
         self.base_model: str | None = get("base_model") or os.environ.get(settings.ENV_BASE_MODEL)
         self.model_name: str = get("model")
+        self.computed_on: dict[str, Any] | None = _computed_on(get("computed_on"))
         self.suite: str = get("suite")
         self.spider_dir = Path(get("spider_dir")).expanduser() if get("spider_dir") else settings.default_spider_dir()
         self.limit: int | None = get("limit")

@@ -139,7 +139,10 @@ def test_embedded_model_end_to_end_xdist_matches_serial(tmp_path):
     assert pre.returncode == 0, pre.stderr[-2000:]
     assert "'model_loaded': False" in pre.stdout and "'cases': 3" in pre.stdout and "'cases': 12" in pre.stdout
     # A rerun reuses the cache: no model load, same results.
-    rerun = run_bench(tmp_path / "c", tmp_path / "cache_a", "0", *selection)
+    # ... and declares the environment it computed in, which a run on another machine names
+    environment = tmp_path / "cache_a" / "environment.json"
+    assert json.loads(environment.read_text())["device_type"] == "cpu"
+    rerun = run_bench(tmp_path / "c", tmp_path / "cache_a", "0", *selection, "--computed-on", str(environment))
     assert "loading base" not in rerun.stderr
     assert per_case(tmp_path / "c") == a
 

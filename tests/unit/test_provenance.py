@@ -59,3 +59,23 @@ def test_results_report_the_generating_process_not_the_reader(tmp_path, monkeypa
     assert made[ids["k1"]]["process"]["device"] == "cuda:1" and made[ids["k1"]]["process"]["batch_size"] == 16
     assert {"commit", "dirty"} <= set(writer["git"]) and {"torch", "transformers", "peft"} <= set(writer["versions"])
     assert made[None]["process"] is None  # a row from before provenance is said to be unrecorded
+
+
+def test_an_environment_file_declares_where_a_cache_was_computed(tmp_path):
+    import pytest
+
+    from tradeoff.errors import UserError
+    from tradeoff.provenance import read_environment, write_environment
+
+    gpu = dict(
+        environment("cuda:0", "bfloat16", 32),
+        versions={"torch": "2.11.0+cu130", "transformers": "5.17.0", "peft": "0.21.2"},
+    )
+    path = write_environment(tmp_path, gpu)
+    assert read_environment(path) == gpu
+    assert environment_key("w", read_environment(path)) != environment_key("w", environment("cpu", "float32", 32))
+    (tmp_path / "bad.json").write_text('{"dtype": "float32"}')
+    with pytest.raises(UserError, match="not an environment file"):
+        read_environment(tmp_path / "bad.json")
+    with pytest.raises(UserError, match="cannot read"):
+        read_environment(tmp_path / "missing.json")
