@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sqlite3
 import time
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +21,7 @@ from fixtures.options import get_options, runs_benchmark
 from fixtures.plugin import FATAL
 from metrics.hardness import LEVELS
 from reports.summary import CaseRecord, format_mmlu_summary, format_spider_summary, summarize_mmlu, summarize_spider
+from tradeoff.errors import UserError
 from tradeoff.files import write_json_atomic
 
 _RECORDS = pytest.StashKey[list[CaseRecord]]()
@@ -135,11 +137,14 @@ def generated_by(records: list[CaseRecord]) -> list[dict[str, Any]]:
             made[r.suite] = made.get(r.suite, 0) + 1
     if not counts:
         return []
-    cache = PredictionCache(settings.cache_dir() / "predictions.sqlite")
     try:
-        known = cache.records(i for i in counts if i)
-    finally:
-        cache.close()
+        cache = PredictionCache(settings.cache_dir() / "predictions.sqlite")
+        try:
+            known = cache.records(i for i in counts if i)
+        finally:
+            cache.close()
+    except (UserError, sqlite3.Error):  # the measurement stands without its provenance
+        known = {}
     return [{"id": i, "cases": made, "process": known.get(i) if i else None} for i, made in counts.items()]
 
 
