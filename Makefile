@@ -46,6 +46,8 @@ study-slice: install
 	  $(BIN)/pytest -n auto --model $$m $(DEMO_EVAL) --results-dir out/study-slice || exit $$?; \
 	  mkdir -p $(STUDY_DIR)/results && cp out/study-slice/results/$$m.json $(STUDY_DIR)/results/; \
 	done
+	for e in v1 v2; do mkdir -p $(STUDY_DIR)/training/$$e && \
+	  cp $(TRADEOFF_MODELS_DIR)/smollm2-135m/$$e/run.json $(TRADEOFF_MODELS_DIR)/smollm2-135m/$$e/loss.json $(STUDY_DIR)/training/$$e/; done
 	$(BIN)/python -m reports.compare --results-dir out/study-slice --out $(STUDY_DIR) --training-dir $(TRADEOFF_MODELS_DIR)
 
 test: install
