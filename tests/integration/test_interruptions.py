@@ -68,10 +68,10 @@ def pytest_configure(config):
 
     original = PredictionCache.put_many
 
-    def put_many(self, model_key, rows):
+    def put_many(self, model_key, rows, provenance=None):
         rows = list(rows)
-        original(self, model_key, rows)  # committed once this returns
-        kind = "spider" if rows and isinstance(rows[0][2], str) else "mmlu"
+        original(self, model_key, rows, provenance)  # committed once this returns
+        kind = "spider" if rows and "text" in rows[0][2] else "mmlu"
         log(event="put", kind=kind, keys=[key for key, _, _ in rows])
         if PUT_DELAY_KIND in ("", kind):
             time.sleep(PUT_DELAY)
@@ -211,7 +211,8 @@ def _sql_speaking_model(tiny: Path, experiments: Path, spider: Path, root: Path)
 def world(tmp_path_factory):
     if not (MMLU / "test" / "virology_test.csv").is_file():
         pytest.skip(f"no MMLU data at {MMLU}")
-    conftest = _load_by_path("_interruptions_synthetic_spider", "synthetic_spider.py")
+    import synthetic_spider as conftest  # tests/helpers, on sys.path through conftest.py
+
     train_helpers = _load_by_path("_interruptions_train_helpers", "test_train.py")
     from tradeoff.spider_data import SpiderData
 
