@@ -146,7 +146,7 @@ def render(report: Report) -> str:
         lines += _table(
             ["model", "scored", *SEMANTICS.values()],
             [
-                [m.label, m.spider["overall"]["official"].n, *[_est(m.spider["overall"][s]) for s in SEMANTICS]]
+                [_shots(m), m.spider["overall"]["official"].n, *[_est(m.spider["overall"][s]) for s in SEMANTICS]]
                 for m in spider_models
             ],
         )
