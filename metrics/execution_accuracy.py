@@ -5,7 +5,7 @@ by case (`metrics.official`): DISTINCT removed and its text fixes applied to bot
 result multisets compared up to column order, row order only when the gold text contains
 "order by", on every database in the case's folder. `strict` runs both queries as written
 and checks row order only for an outermost ORDER BY; `set` is the reference study's
-set equality. Each case records all three (`VARIANTS` defines them in one line each).
+set equality. Each case records all three (`metrics.spider_variants.VARIANTS` defines them).
 
 Only the first statement of an answer is scored; whether more followed is a diagnostic
 (`more_statements`). No SQL, broken SQL, hostile SQL, timeouts and wrong rows score 0 with a
@@ -38,10 +38,9 @@ from metrics.result_match import (
     short_diff,
 )
 from metrics.sandbox import QueryLimits, QueryResult, sandbox_for
-from metrics.spider_variants import VARIANTS
 from metrics.sql_extract import extract
 
-__all__ = ["ExecutionAccuracy", "GoldQueryError", "VARIANTS", "gold_limits"]
+__all__ = ["ExecutionAccuracy", "GoldQueryError", "gold_limits"]
 
 DEFAULT_LIMITS = QueryLimits()
 GOLD_MIN_TIMEOUT_S = 60.0  # the official evaluator's nominal timeout

@@ -3,7 +3,7 @@ metric, the summaries and the reports (light: no deepeval, no sqlite)."""
 
 from __future__ import annotations
 
-__all__ = ["VARIANTS", "HEADLINE", "VARIANT_LABELS", "measured"]
+__all__ = ["VARIANTS", "HEADLINE", "VARIANT_LABELS", "VARIANT_PROPS", "measured"]
 
 HEADLINE = "official"
 VARIANTS: dict[str, str] = {
@@ -15,6 +15,8 @@ VARIANTS: dict[str, str] = {
     "set": "the reference study's variant: both queries as written, results equal as sets of rows (duplicates "
     "and row order ignored, no column permutation), on the case's original database",
 }
+# The case property that records each variant's verdict (the headline is the case's outcome).
+VARIANT_PROPS = {"strict": "strict_match", "set": "set_match"}
 VARIANT_LABELS = {"official": "EX (official)", "strict": "EX (strict)", "set": "EX (set, reference study)"}
 
 

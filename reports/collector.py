@@ -11,7 +11,6 @@ import os
 import platform
 import sqlite3
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +108,9 @@ def to_record(report: pytest.TestReport) -> CaseRecord | None:
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    from tradeoff.provenance import package_versions
+
+    return {"python": platform.python_version(), **package_versions(VERSIONED)}
 
 
 def _project_state() -> dict[str, Any]:

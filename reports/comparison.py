@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from metrics.hardness import REPORT_LEVELS
+from metrics.spider_variants import VARIANT_PROPS
 from reports.error_analysis import ErrorSummary, Flip, analyze, flips
 from reports.loading import Run, TrainingRun, find_base, load_runs, load_training_runs
 from reports.statistics import (
@@ -158,20 +159,20 @@ def _passed(case: dict[str, Any]) -> bool:
     return case.get("outcome") == "passed"
 
 
-def _set_match(case: dict[str, Any]) -> bool:
-    return bool((case.get("props") or {}).get("set_match"))
-
-
-def _strict_match(case: dict[str, Any]) -> bool:
-    return bool((case.get("props") or {}).get("strict_match"))
+def _prop_verdict(prop: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda case: bool((case.get("props") or {}).get(prop))
 
 
 SPIDER_SCORE: dict[str, Callable[[dict[str, Any]], bool]] = {
     "official": _passed,
-    "strict": _strict_match,
-    "set": _set_match,
+    **{variant: _prop_verdict(prop) for variant, prop in VARIANT_PROPS.items()},
 }
-SPIDER_PROP = {"strict": "strict_match", "set": "set_match"}  # variants read from a case property
+
+
+def _recorded(variant: str, *runs: dict[str, dict[str, Any]]) -> bool:
+    """Every (non-empty) run recorded the variant: results from before it existed show n/a, never 0."""
+    prop = VARIANT_PROPS.get(variant)
+    return prop is None or all(any(prop in (c.get("props") or {}) for c in run.values()) for run in runs if run)
 
 
 class _Stats:
@@ -216,21 +217,24 @@ class _Stats:
         return Change(a.value, b.value, None)
 
 
-def _spider_rows(cases: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    rows: dict[str, list[dict[str, Any]]] = {"overall": list(cases.values())}
+Cases = dict[str, dict[str, Any]]  # scored cases by (canonical) case id
+
+
+def _spider_rows(cases: Cases) -> dict[str, Cases]:
+    rows: dict[str, Cases] = {"overall": cases}
     for h in HARDNESS:
-        mine = [c for c in cases.values() if (c.get("props") or {}).get("hardness", "unknown") == h]
+        mine = {i: c for i, c in cases.items() if (c.get("props") or {}).get("hardness", "unknown") == h}
         if mine:
             rows[h] = mine
     return rows
 
 
-def _mmlu_groups(cases: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    groups: dict[str, list[dict[str, Any]]] = {"overall": list(cases.values())}
+def _mmlu_groups(cases: Cases) -> dict[str, Cases]:
+    groups: dict[str, Cases] = {"overall": cases}
     found = {_category(c) for c in cases.values()}
     for name in [*CATEGORY_ORDER, *sorted(found - set(CATEGORY_ORDER))]:
         if name in found:
-            groups[name] = [c for c in cases.values() if _category(c) == name]
+            groups[name] = {i: c for i, c in cases.items() if _category(c) == name}
     return groups
 
 
@@ -238,17 +242,20 @@ def model_stats(run: Run, st: _Stats) -> ModelStats:
     out = ModelStats(run)
     spider = run.scored("spider")
     if spider or run.cases("spider"):
-        # A results file from before a variant existed shows it as n/a, never as 0.
-        has = {v: any(p in (c.get("props") or {}) for c in spider.values()) for v, p in SPIDER_PROP.items()}
         for row, cases in _spider_rows(spider).items():
             out.spider[row] = {
-                sem: st.proportion([score(c) for c in cases]) if has.get(sem, True) else Estimate(None, len(cases))
+                sem: st.proportion([score(c) for c in cases.values()])
+                if _recorded(sem, spider)
+                else Estimate(None, len(cases))
                 for sem, score in SPIDER_SCORE.items()
             }
     for formulation in _formulation_order(run.mmlu_formulations()):
         questions = run.scored("mmlu", formulation)
         out.mmlu[formulation] = {
-            group: {"micro": st.proportion([_passed(c) for c in members]), "macro": st.macro(members)}
+            group: {
+                "micro": st.proportion([_passed(c) for c in members.values()]),
+                "macro": st.macro(list(members.values())),
+            }
             for group, members in _mmlu_groups(questions).items()
         }
         by_subject: dict[str, list[bool]] = defaultdict(list)
@@ -273,11 +280,9 @@ def compare(base: ModelStats, new: ModelStats, st: _Stats) -> Comparison:
         rows_a = _spider_rows(a)
         for row in [r for r in ["overall", *HARDNESS] if r in base.spider or r in new.spider]:
             # A question's hardness is a property of its gold SQL: take the base run's.
-            sub_a = {str(c["case_id"]): c for c in rows_a.get(row, [])}
+            sub_a = rows_a.get(row, {})
             out.spider[row] = {
-                sem: st.change(*_pair(sub_a, b, score))
-                for sem, score in SPIDER_SCORE.items()
-                if _has_variant(sem, a, b)
+                sem: st.change(*_pair(sub_a, b, score)) for sem, score in SPIDER_SCORE.items() if _recorded(sem, a, b)
             }
         _adjust(out.spider, [r for r in out.spider if r != "overall"])
         _note_coverage(out, "Spider", a, b)
@@ -287,7 +292,7 @@ def compare(base: ModelStats, new: ModelStats, st: _Stats) -> Comparison:
         groups_a = _mmlu_groups(ca)
         out.mmlu[formulation] = {}
         for group in [g for g in base.mmlu[formulation] if g in new.mmlu[formulation]]:
-            sub_a = {i: ca[i] for i in _ids(groups_a.get(group, []), ca)}
+            sub_a = groups_a.get(group, {})
             out.mmlu[formulation][group] = {
                 "micro": st.change(*_pair(sub_a, cb, _passed)),
                 "macro": st.macro_change(sub_a, cb),
@@ -297,9 +302,7 @@ def compare(base: ModelStats, new: ModelStats, st: _Stats) -> Comparison:
         for subject in sorted(base.subjects[formulation].keys() & new.subjects[formulation].keys()):
             sub_a = {i: c for i, c in ca.items() if _subject(c) == subject}
             subjects.append((subject, st.change(*_pair(sub_a, cb, _passed))))
-        family = {s: {"micro": ch} for s, ch in subjects}
-        _adjust(family, list(family), "micro")
-        subjects = [(s, family[s]["micro"]) for s, _ in subjects]
+        subjects = list(zip([s for s, _ in subjects], _holm_family([ch for _, ch in subjects]), strict=True))
         out.subjects[formulation] = sorted(subjects, key=lambda sc: (sc[1].points is None, sc[1].points or 0.0, sc[0]))
         _note_coverage(out, f"MMLU ({formulation})", ca, cb)
         pairs = max((ch.paired.counts.n for _, ch in subjects if ch.paired), default=0)
@@ -314,27 +317,22 @@ def compare(base: ModelStats, new: ModelStats, st: _Stats) -> Comparison:
     return out
 
 
-def _ids(cases: list[dict[str, Any]], scored: dict[str, dict[str, Any]]) -> set[str]:
-    """The keys of `scored` (canonical ids) whose records are among `cases`."""
-    wanted = {id(c) for c in cases}
-    return {i for i, c in scored.items() if id(c) in wanted}
-
-
-def _has_variant(sem: str, a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> bool:
-    """A variant both runs recorded (results files from before a variant existed lack it)."""
-    prop = SPIDER_PROP.get(sem)
-    return prop is None or all(any(prop in (c.get("props") or {}) for c in run.values()) for run in (a, b) if run)
+def _holm_family(changes: list[Change]) -> list[Change]:
+    """The same changes, those that carry a test with their Holm-adjusted p over the family."""
+    tested = [(i, paired) for i, ch in enumerate(changes) if (paired := ch.paired) is not None]
+    out = list(changes)
+    for (i, paired), p in zip(tested, holm([paired.p_value for _, paired in tested]), strict=True):
+        out[i] = replace(changes[i], paired=replace(paired, p_adjusted=p))
+    return out
 
 
 def _adjust(table: dict[str, dict[str, Change]], family: list[str], only: str | None = None) -> None:
     """Holm-adjust the tests of a family of rows, per column (variant or average), in place."""
     columns = {col for row in family for col in table[row] if only is None or col == only}
     for col in columns:
-        tests = {r: paired for r in family if col in table[r] and (paired := table[r][col].paired) is not None}
-        adjusted = holm([paired.p_value for paired in tests.values()])
-        for (r, paired), p in zip(tests.items(), adjusted):
-            ch = table[r][col]
-            table[r][col] = Change(ch.base, ch.new, replace(paired, p_adjusted=p))
+        rows = [r for r in family if col in table[r]]
+        for r, ch in zip(rows, _holm_family([table[r][col] for r in rows]), strict=True):
+            table[r][col] = ch
 
 
 def _note_coverage(out: Comparison, suite: str, a: dict[str, Any], b: dict[str, Any]) -> None:
@@ -431,6 +429,28 @@ def spider_diagnostics(run: Run) -> list[str]:
         hits = sum(bool(c["props"][prop]) and (prop != "vacuous" or c.get("outcome") == "passed") for c in recorded)
         out.append(f"{hits} / {len(recorded)}")
     return out
+
+
+def shots_label(m: ModelStats) -> str:
+    """A model's label with its Spider prompt, e.g. "base (4-shot)"."""
+    shots = m.run.spider_shots
+    return m.label if shots is None else f"{m.label} ({shots}-shot)"
+
+
+def spider_measured(models: list[ModelStats]) -> dict[str, str]:
+    """What each run's Spider headline is, in its own summary's words (runs that say nothing left out)."""
+    said = {m.label: str(((m.run.data.get("suites") or {}).get("spider") or {}).get("measured") or "") for m in models}
+    return {label: text for label, text in said.items() if text}
+
+
+def table_iii(report: Report, formulation: str) -> list[tuple[str, Comparison, Change]]:
+    """The reference study's Table III layout: per MMLU category (in order), every fine-tuned
+    model's micro change against its control, as (category, comparison, change)."""
+    comps = [c for c in report.comparisons if formulation in c.mmlu]
+    groups = list(dict.fromkeys(g for c in comps for g in c.mmlu[formulation]))
+    return [
+        (g, c, ch) for g in groups for c in comps if (ch := c.mmlu[formulation].get(g, {}).get("micro")) is not None
+    ]
 
 
 def _short(value: Any, n: int = 12) -> str:

@@ -26,7 +26,10 @@ from reports.comparison import (
     fmt_pct,
     fmt_points,
     metadata_rows,
+    shots_label,
     spider_diagnostics,
+    spider_measured,
+    table_iii,
 )
 from reports.error_analysis import CATEGORIES, Flip
 from reports.plots import CATEGORY_LABELS, data_uri
@@ -222,12 +225,6 @@ def _spider_section(report: Report) -> Markup:
     return join(parts)
 
 
-def shots_label(m: Any) -> str:
-    """A model's label with its Spider prompt, e.g. "base (4-shot)"."""
-    shots = m.run.spider_shots
-    return m.label if shots is None else f"{m.label} ({shots}-shot)"
-
-
 def _table_iii(report: Report, formulations: list[str]) -> Markup:
     """The reference study's Table III layout: per MMLU category, the base row and each fine-tuned
     model's accuracy with its change (points and relative, on common questions) and Holm-adjusted p."""
@@ -238,52 +235,45 @@ def _table_iii(report: Report, formulations: list[str]) -> Markup:
         tag("p", "Per category: each fine-tuned model against its control, on the questions both scored."),
     ]
     for f in formulations:
-        comps = [c for c in report.comparisons if f in c.mmlu]
-        groups = list(dict.fromkeys(g for c in comps for g in c.mmlu[f]))
-        for g in groups:
-            rows = []
-            for c in comps:
-                ch = c.mmlu[f].get(g, {}).get("micro")
-                if ch is None:
-                    continue
-                p = ch.paired
-                rows.append(
-                    [
-                        shots_label(c.new),
-                        f"vs {shots_label(c.base)}",
-                        fmt_pct(ch.base),
-                        fmt_pct(ch.new),
-                        signed(ch.points, bool(p and p.significant)),
-                        "n/a" if ch.relative is None else f"{ch.relative:+.2f}%",
-                        "-" if p is None else (fmt_p(p.p_value) if p.p_adjusted is None else fmt_p(p.p_adjusted)),
-                        "-" if p is None else p.counts.n,
-                    ]
-                )
-            if rows:
-                parts += [
-                    tag("h3", f"{CATEGORY_LABELS.get(g, g)} ({f})"),
-                    table(
-                        [
-                            "model",
-                            "control",
-                            "control %",
-                            "model %",
-                            "change (points)",
-                            "relative change",
-                            "p (Holm within categories; overall unadjusted)",
-                            "paired n",
-                        ],
-                        rows,
-                        left=2,
-                    ),
+        by_group: dict[str, list[list[Any]]] = {}
+        for g, c, ch in table_iii(report, f):
+            p = ch.paired
+            by_group.setdefault(g, []).append(
+                [
+                    shots_label(c.new),
+                    f"vs {shots_label(c.base)}",
+                    fmt_pct(ch.base),
+                    fmt_pct(ch.new),
+                    signed(ch.points, bool(p and p.significant)),
+                    "n/a" if ch.relative is None else f"{ch.relative:+.2f}%",
+                    "-" if p is None else (fmt_p(p.p_value) if p.p_adjusted is None else fmt_p(p.p_adjusted)),
+                    "-" if p is None else p.counts.n,
                 ]
+            )
+        for g, rows in by_group.items():
+            parts += [
+                tag("h3", f"{CATEGORY_LABELS.get(g, g)} ({f})"),
+                table(
+                    [
+                        "model",
+                        "control",
+                        "control %",
+                        "model %",
+                        "change (points)",
+                        "relative change",
+                        "p (Holm within categories; overall unadjusted)",
+                        "paired n",
+                    ],
+                    rows,
+                    left=2,
+                ),
+            ]
     return join(parts)
 
 
 def _spider_measured(models: list[Any]) -> str:
     """What the headline is, from the runs' own summaries (per model where they differ)."""
-    said = {m.label: str(((m.run.data.get("suites") or {}).get("spider") or {}).get("measured") or "") for m in models}
-    worded = {k: w for k, w in said.items() if w}
+    worded = spider_measured(models)
     if not worded:
         return ""
     if len(set(worded.values())) == 1:

@@ -23,7 +23,10 @@ from reports.comparison import (
     fmt_pct,
     fmt_points,
     metadata_rows,
+    shots_label,
     spider_diagnostics,
+    spider_measured,
+    table_iii,
 )
 from reports.error_analysis import CATEGORIES
 from reports.plots import CATEGORY_LABELS
@@ -79,35 +82,24 @@ def _formulations(report: Report) -> list[str]:
     return head + sorted(f for f in found if f not in head)
 
 
-def _shots(m: Any) -> str:
-    shots = m.run.spider_shots
-    return m.label if shots is None else f"{m.label} ({shots}-shot)"
-
-
 def _table_iii(report: Report, formulations: list[str]) -> list[str]:
     """The reference study's Table III layout: per category, every fine-tuned model vs its control."""
     lines: list[str] = []
     for f in formulations:
-        comps = [c for c in report.comparisons if f in c.mmlu]
-        groups = list(dict.fromkeys(g for c in comps for g in c.mmlu[f]))
-        if not groups:
+        rows = [
+            [
+                CATEGORY_LABELS.get(g, g),
+                shots_label(c.new),
+                shots_label(c.base),
+                _Raw(fmt_pct(ch.base)),
+                _Raw(fmt_pct(ch.new)),
+                *_change(ch),
+            ]
+            for g, c, ch in table_iii(report, f)
+        ]
+        if not rows:
             continue
         lines += [f"## MMLU by category, all models ({f}; the reference study's Table III layout)", ""]
-        rows = []
-        for g in groups:
-            for c in comps:
-                ch = c.mmlu[f].get(g, {}).get("micro")
-                if ch is not None:
-                    rows.append(
-                        [
-                            CATEGORY_LABELS.get(g, g),
-                            _shots(c.new),
-                            _shots(c.base),
-                            _Raw(fmt_pct(ch.base)),
-                            _Raw(fmt_pct(ch.new)),
-                            *_change(ch),
-                        ]
-                    )
         lines += _table(
             [
                 "category",
@@ -138,21 +130,18 @@ def render(report: Report) -> str:
     spider_models = [m for m in report.models if m.spider]
     if spider_models:
         lines += ["## Spider execution accuracy", ""]
-        measured = sorted(
-            {str(((m.run.data.get("suites") or {}).get("spider") or {}).get("measured") or "") for m in spider_models}
-            - {""}
-        )
+        measured = sorted(set(spider_measured(spider_models).values()))
         lines += [f"Measured: {md(w, 400)}." for w in measured] + ([""] if measured else [])
         lines += _table(
             ["model", "scored", *SEMANTICS.values()],
             [
-                [_shots(m), m.spider["overall"]["official"].n, *[_est(m.spider["overall"][s]) for s in SEMANTICS]]
+                [shots_label(m), m.spider["overall"]["official"].n, *[_est(m.spider["overall"][s]) for s in SEMANTICS]]
                 for m in spider_models
             ],
         )
         lines += [f"- **{SEMANTICS[v]}**: {VARIANTS[v]}." for v in SEMANTICS] + [""]
         lines += _table(
-            ["model", *DIAGNOSTIC_HEADERS], [[_shots(m), *spider_diagnostics(m.run)] for m in spider_models]
+            ["model", *DIAGNOSTIC_HEADERS], [[shots_label(m), *spider_diagnostics(m.run)] for m in spider_models]
         )
     for f in formulations:
         mmlu_models = [m for m in report.models if f in m.mmlu]
@@ -166,7 +155,7 @@ def render(report: Report) -> str:
             ],
         )
     for comp in report.comparisons:
-        lines += [f"## {md(_shots(comp.new))} vs {md(_shots(comp.base))}", ""]
+        lines += [f"## {md(shots_label(comp.new))} vs {md(shots_label(comp.base))}", ""]
         rows = []
         if "overall" in comp.spider:
             for sem, ch in comp.spider["overall"].items():

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from metrics.hardness import REPORT_LEVELS
+from metrics.spider_variants import VARIANT_PROPS
 from reports.statistics import wilson_interval
 
 __all__ = ["CaseRecord", "wilson_interval", "rate", "summarize_spider", "summarize_mmlu"]
@@ -31,10 +32,6 @@ class CaseRecord:
 def _proportion(passed: int, n: int) -> dict[str, Any]:
     lo, hi = wilson_interval(passed, n)
     return {"passed": passed, "rate": passed / n if n else None, "ci95": [lo, hi] if n else None}
-
-
-# Spider variant -> the case property that holds its verdict (the headline is the outcome).
-VARIANT_PROPS = {"strict": "strict_match", "set": "set_match"}
 
 
 def rate(records: list[CaseRecord]) -> dict[str, Any]:

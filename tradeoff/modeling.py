@@ -21,6 +21,7 @@ from typing import Any
 from tradeoff import settings
 from tradeoff.errors import UserError
 from tradeoff.experiments import BaseModelSpec, ModelChoice
+from tradeoff.files import sha256_file
 
 GGUF_PREFIX = "pypi-gguf:"
 ADAPTER_META = "tradeoff_adapter.json"  # written by train.py beside the adapter
@@ -43,6 +44,7 @@ def _sha256(path: Path) -> str:
 
 
 HASH_STORE = "file-sha256.json"
+STORED_MIN_BYTES = 1 << 20  # smaller files are cheaper to hash than to look up in the store
 
 
 def hash_store() -> Path:
@@ -52,6 +54,8 @@ def hash_store() -> Path:
 @functools.lru_cache(maxsize=4096)
 def _sha256_of(path: str, inode: int, size: int, mtime_ns: int) -> str:
     """sha256 of one file version, from the persistent store when it was hashed before."""
+    if size < STORED_MIN_BYTES:
+        return sha256_file(Path(path))
     version = f"{path}|{inode}|{size}|{mtime_ns}"
     store = hash_store()
     try:
@@ -60,13 +64,8 @@ def _sha256_of(path: str, inode: int, size: int, mtime_ns: int) -> str:
         known = {}
     if isinstance(known, dict) and isinstance(known.get(version), str):
         return known[version]
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    value = digest.hexdigest()
-    if size >= 1 << 20:  # small files are cheaper to hash than to look up
-        _remember_hash(store, version, value)
+    value = sha256_file(Path(path))
+    _remember_hash(store, version, value)
     return value
 
 

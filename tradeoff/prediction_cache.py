@@ -145,7 +145,7 @@ class PredictionCache:
         if not ids:
             return {}
         query = f"SELECT id, record FROM provenance WHERE id IN ({','.join('?' * len(ids))})"
-        return {i: json.loads(r) for i, r in _retrying(lambda: self.conn.execute(query, ids).fetchall())}
+        return {i: json.loads(r) for i, r in _retrying(functools.partial(self._select, query, ids))}
 
     def close(self) -> None:
         self.conn.close()

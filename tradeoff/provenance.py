@@ -30,12 +30,13 @@ KEYED_PACKAGES = ("torch", "transformers", "peft")
 
 
 def package_versions(names: tuple[str, ...] = KEYED_PACKAGES) -> dict[str, str]:
+    """Installed versions of the named packages (a missing one is left out)."""
     out = {}
     for name in names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            out[name] = "absent"
+            pass
     return out
 
 

@@ -14,16 +14,15 @@ import os
 import platform
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tradeoff import settings
 from tradeoff.errors import UserError
 from tradeoff.modeling import base_identity, base_location, load_tokenizer
+from tradeoff.provenance import git_state, package_versions
 from tradeoff.spider_data import SpiderData
 from tradeoff.training_config import TrainPlan, plan_run
 from tradeoff.training_data import PadCollator, build_training_set, data_checksums
@@ -113,25 +112,11 @@ def choose_resume_point(plan: TrainPlan, key: dict[str, Any]) -> Path | None:
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in ("torch", "transformers", "peft", "accelerate", "tokenizers"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def _git_commit() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=settings.REPO_ROOT, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **package_versions(("torch", "transformers", "peft", "accelerate", "tokenizers")),
+    }
 
 
 def train(
@@ -335,7 +320,7 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any]) -> Pat
             },
             "seed": cfg.seed,
             "versions": _versions(),
-            "git_commit": _git_commit(),
+            "git_commit": git_state()["commit"],
             "wall_time_s": round(time.time() - started, 2),
         },
     )
