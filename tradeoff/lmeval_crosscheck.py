@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import sys
 import tempfile
 import time
@@ -356,7 +355,9 @@ def score_through_cache(
 
 
 def default_mmlu_dir() -> str:
-    return os.environ.get("MMLU_DIR", str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mmlu"))
+    from tradeoff import settings
+
+    return str(settings.default_mmlu_dir())  # $MMLU_DIR, else ../shared/data/mmlu: one home
 
 
 def load_model(spec: str, dtype: str = "float32") -> tuple[Any, Any]:
