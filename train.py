@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from tradeoff.errors import UserError
-from tradeoff.trainer import train
+from tradeoff.training.trainer import train
 
 __all__ = ["main", "train"]
 

@@ -26,15 +26,15 @@ if __package__ in (None, ""):  # run as a script: make the repo importable
 
 import torch  # noqa: E402
 
-from metrics.mmlu_scoring import QuestionScore, score_mmlu  # noqa: E402
-from tradeoff.lmeval_crosscheck import (  # noqa: E402
+from tradeoff.suites.mmlu.lmeval_crosscheck import (  # noqa: E402
     MIN_IDENTICAL_RATE,
     compare,
     default_mmlu_dir,
     load_model,
     run_lmeval,
 )
-from tradeoff.mmlu_prompts import DEFAULT_SHOTS, FORMULATIONS  # noqa: E402
+from tradeoff.suites.mmlu.prompts import DEFAULT_SHOTS, FORMULATIONS  # noqa: E402
+from tradeoff.suites.mmlu.scoring import QuestionScore, score_mmlu  # noqa: E402
 
 GOAL_SPEEDUP = 2.0
 

@@ -33,13 +33,13 @@ def child(contender: str, steps: int, threads: int) -> dict[str, Any]:
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from tradeoff.experiments import load_registry
-    from tradeoff.modeling import base_identity, base_location, load_tokenizer
-    from tradeoff.spider_data import SpiderData
-    from tradeoff.trainer import lora_config
-    from tradeoff.training_config import plan_run
-    from tradeoff.training_data import PadCollator, build_training_set
-    from tradeoff.training_loss import answer_only_loss
+    from tradeoff.config.experiments import load_registry
+    from tradeoff.models.loading import base_identity, base_location, load_tokenizer
+    from tradeoff.suites.spider.data import SpiderData
+    from tradeoff.training.config import plan_run
+    from tradeoff.training.data import PadCollator, build_training_set
+    from tradeoff.training.loss import answer_only_loss
+    from tradeoff.training.trainer import lora_config
 
     torch.set_num_threads(threads)
     base = load_registry().base(None)

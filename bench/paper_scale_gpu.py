@@ -29,13 +29,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from metrics.mmlu_scoring import score_mmlu  # noqa: E402
-from tradeoff.generation import generate_batched  # noqa: E402
-from tradeoff.mmlu_categories import SUBJECTS  # noqa: E402
-from tradeoff.mmlu_data import load_split  # noqa: E402
-from tradeoff.mmlu_prompts import continuations, fewshot_prefix, question_text  # noqa: E402
-from tradeoff.prompts import chat_messages, choose_fewshot, render  # noqa: E402
-from tradeoff.spider_data import SpiderData  # noqa: E402
+from tradeoff.inference.generation import generate_batched  # noqa: E402
+from tradeoff.suites.mmlu.categories import SUBJECTS  # noqa: E402
+from tradeoff.suites.mmlu.data import load_split  # noqa: E402
+from tradeoff.suites.mmlu.prompts import continuations, fewshot_prefix, question_text  # noqa: E402
+from tradeoff.suites.mmlu.scoring import score_mmlu  # noqa: E402
+from tradeoff.suites.spider.data import SpiderData  # noqa: E402
+from tradeoff.suites.spider.prompts import chat_messages, choose_fewshot, render  # noqa: E402
 
 # Nominal dense bf16 peak and HBM bandwidth by device name (vendor datasheets, SXM parts).
 PEAKS = {"H100": (989e12, 3.35e12), "H200": (989e12, 4.8e12)}

@@ -1,7 +1,7 @@
 """Scoring: Spider execution accuracy (sandboxed execution of model SQL, test-suite result
 matching, SQL extraction, hardness) and MMLU log-likelihood scoring.
 
-Names are imported lazily so that `metrics.mmlu_scoring` or `metrics.hardness` can be used
+Names are imported lazily so that `tradeoff.suites.mmlu.scoring` or `metrics.hardness` can be used
 where deepeval is not installed (e.g. a GPU box that only precomputes predictions).
 """
 

@@ -12,10 +12,11 @@ import sys
 import warnings
 from pathlib import Path
 
-from reports import comparison, plots, render_html, render_markdown
-from reports.statistics import RESAMPLES, SEED
+from reports.comparison import build as comparison
+from reports.comparison import plots, render_html, render_markdown
 from tradeoff.errors import os_error_text
 from tradeoff.files import write_text_atomic
+from tradeoff.statistics import RESAMPLES, SEED
 
 
 def build_report(
@@ -34,7 +35,7 @@ def build_report(
     `training_dir` defaults to the models dir, where training runs leave run.json and loss.json.
     Raises FileNotFoundError when there is no results file at all.
     """
-    from tradeoff import settings
+    from tradeoff.config import settings
 
     results_dir = Path(results_dir)
     out_dir = Path(out_dir) if out_dir is not None else results_dir
@@ -63,7 +64,7 @@ def _positive_int(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tradeoff import settings
+    from tradeoff.config import settings
 
     parser = argparse.ArgumentParser(prog="python -m reports.compare", description=__doc__.splitlines()[0])
     parser.add_argument(

@@ -20,11 +20,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "generate and score into the prediction cache without pytest (e.g. on a GPU box)",
     ),
     "prepare-spider": (
-        "tradeoff.prepare_spider",
+        "tradeoff.suites.spider.prepare",
         "build a Spider directory in the official layout from a release archive",
     ),
     "report": ("reports.compare", "build the comparison report from every results JSON in a results dir"),
-    "crosscheck-mmlu": ("tradeoff.lmeval_crosscheck", "score MMLU questions with lm-evaluation-harness and compare"),
+    "crosscheck-mmlu": (
+        "tradeoff.suites.mmlu.lmeval_crosscheck",
+        "score MMLU questions with lm-evaluation-harness and compare",
+    ),
 }
 USAGE = "usage: tradeoff <command> [options]   (tradeoff <command> --help for a command's options)"
 

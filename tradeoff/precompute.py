@@ -15,9 +15,10 @@ import sys
 import time
 from typing import Any
 
-from tradeoff import devices, settings
+from tradeoff.config import settings
+from tradeoff.config.run_options import OPTION_SPECS, Options
 from tradeoff.errors import UserError
-from tradeoff.run_options import OPTION_SPECS, Options
+from tradeoff.inference import devices
 
 
 def parse(argv: list[str] | None) -> Options:
@@ -33,10 +34,17 @@ def parse(argv: list[str] | None) -> Options:
 
 def run(options: Options) -> dict[str, Any]:
     """Compute what the cache lacks for the selected suites; returns counts and timings."""
-    from tradeoff.modeling import base_location, dtype_name, identity_key, load_model, load_tokenizer, model_identity
-    from tradeoff.once_per_device import compute_once
-    from tradeoff.prediction_cache import PredictionCache
-    from tradeoff.provenance import environment, environment_key, process_record, write_environment
+    from tradeoff.inference.cache import PredictionCache
+    from tradeoff.inference.once_per_device import compute_once
+    from tradeoff.inference.provenance import environment, environment_key, process_record, write_environment
+    from tradeoff.models.loading import (
+        base_location,
+        dtype_name,
+        identity_key,
+        load_model,
+        load_tokenizer,
+        model_identity,
+    )
 
     options.check_data()
     identity = model_identity(options.model)
@@ -56,7 +64,7 @@ def run(options: Options) -> dict[str, Any]:
     locks = settings.cache_dir() / "locks"
     report: dict[str, Any] = {"model": options.model_name, "model_key": key}
     if options.suite in ("all", "spider"):
-        from tradeoff.spider_predictions import select_cases, spider_generator, spider_jobs
+        from tradeoff.suites.spider.jobs import select_cases, spider_generator, spider_jobs
 
         data = options.spider_data
         cases = [c for c, skip in select_cases(data, options.spider_dbs, options.hardness, options.limit) if not skip]
@@ -75,8 +83,8 @@ def run(options: Options) -> dict[str, Any]:
         )
         report["spider"] = {"cases": len(jobs), "seconds": time.perf_counter() - start}
     if options.suite in ("all", "mmlu"):
-        from tradeoff.mmlu_categories import SUBJECTS
-        from tradeoff.mmlu_predictions import mmlu_jobs, mmlu_scorer
+        from tradeoff.suites.mmlu.categories import SUBJECTS
+        from tradeoff.suites.mmlu.jobs import mmlu_jobs, mmlu_scorer
 
         questions = [
             (q, f)

@@ -1,7 +1,7 @@
 """Bad input through the real entry points, as a user types them: one clear line, nothing lost.
 
 Every case runs a real command in a subprocess (`python -m pytest tests/spider ...`,
-`python train.py`, `python -m reports.compare`, `python -m tradeoff.prepare_spider`) and
+`python train.py`, `python -m reports.compare`, `python -m tradeoff.suites.spider.prepare`) and
 checks: a non-zero exit, exactly one error line naming the problem (`ERROR:` for a pytest
 usage error, `error:` for the other commands and for a fault in the middle of a benchmark
 run), no Python traceback, and that earlier results and caches are untouched.
@@ -190,7 +190,7 @@ def add_failing_gold(spider: Path) -> str:
 
 
 def label_of(model: str) -> str:
-    """The results file name the benchmark uses for a --model value (tradeoff/run_options.py)."""
+    """The results file name the benchmark uses for a --model value (tradeoff/config/run_options.py)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_") or "model"
 
 
@@ -336,8 +336,8 @@ def test_too_many_few_shot_examples_for_the_train_split_is_one_usage_error(world
 def test_zero_shots_need_no_train_split(tmp_path):
     """In-process (a subprocess would only add start-up time): prompts without few-shot
     examples never read train_spider.json, so a dev-only copy of Spider is enough."""
-    from tradeoff.spider_data import SpiderData
-    from tradeoff.spider_predictions import select_cases, spider_jobs
+    from tradeoff.suites.spider.data import SpiderData
+    from tradeoff.suites.spider.jobs import select_cases, spider_jobs
 
     spider = make_spider_dir(tmp_path / "spider")
     (spider / "train_spider.json").unlink()
@@ -545,7 +545,7 @@ def test_a_failing_gold_query_stops_the_run_with_one_line(world, tmp_path):
 
 
 def test_a_full_disk_under_the_prediction_cache_is_one_line_and_loses_nothing(world, tmp_path):
-    from tradeoff.prediction_cache import PredictionCache
+    from tradeoff.inference.cache import PredictionCache
 
     cache_dir, out = tmp_path / "cache", tmp_path / "out"
     cache = PredictionCache(cache_dir / "predictions.sqlite")
@@ -638,14 +638,14 @@ def test_compare_bad_options_and_unwritable_output_are_one_line(world, tmp_path)
     assert tree_digest(fixtures) == before
 
 
-# ---------------------------------------------------------------- tradeoff.prepare_spider
+# ---------------------------------------------------------------- tradeoff.suites.spider.prepare
 
 
 def test_prepare_spider_bad_archives_are_one_line_and_replace_nothing(world, tmp_path):
     out = tmp_path / "spider"
     not_zip = tmp_path / "spider.zip"
     not_zip.write_bytes(b"PK? no, just bytes")
-    proc = run(["-m", "tradeoff.prepare_spider", "--archive", str(not_zip), "--out", str(out)], env_for(world))
+    proc = run(["-m", "tradeoff.suites.spider.prepare", "--archive", str(not_zip), "--out", str(out)], env_for(world))
     one_error_line(proc, "is not a zip archive")
     assert not out.exists()
 
@@ -659,7 +659,8 @@ def test_prepare_spider_bad_archives_are_one_line_and_replace_nothing(world, tmp
     existing = make_spider_dir(tmp_path / "existing")
     before = tree_digest(existing)
     proc = run(
-        ["-m", "tradeoff.prepare_spider", "--archive", str(archive), "--out", str(existing), "--force"], env_for(world)
+        ["-m", "tradeoff.suites.spider.prepare", "--archive", str(archive), "--out", str(existing), "--force"],
+        env_for(world),
     )
     line = one_error_line(proc, "dev.json is not valid JSON")
     assert str(archive) in line and ".spider-" not in line  # names the archive, not a vanished staging folder
@@ -672,6 +673,7 @@ def test_prepare_spider_bad_archives_are_one_line_and_replace_nothing(world, tmp
         zf.write(existing / "tables.json", "spider/tables.json")
         zf.write(existing / "dev.json", "spider/dev.json")
     proc = run(
-        ["-m", "tradeoff.prepare_spider", "--archive", str(good), "--out", str(blocker / "spider")], env_for(world)
+        ["-m", "tradeoff.suites.spider.prepare", "--archive", str(good), "--out", str(blocker / "spider")],
+        env_for(world),
     )
     one_error_line(proc, f"cannot write {blocker / 'spider'}")

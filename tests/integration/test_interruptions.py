@@ -64,7 +64,7 @@ def log(**record):
 
 
 def pytest_configure(config):
-    from tradeoff.prediction_cache import PredictionCache
+    from tradeoff.inference.cache import PredictionCache
 
     original = PredictionCache.put_many
 
@@ -191,7 +191,7 @@ def _sql_speaking_model(tiny: Path, experiments: Path, spider: Path, root: Path)
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tradeoff.trainer import train
+    from tradeoff.training.trainer import train
 
     adapter = train(
         "v1",
@@ -214,7 +214,7 @@ def world(tmp_path_factory):
     import synthetic_spider as conftest  # tests/helpers, on sys.path through conftest.py
 
     train_helpers = _load_by_path("_interruptions_train_helpers", "test_train.py")
-    from tradeoff.spider_data import SpiderData
+    from tradeoff.suites.spider.data import SpiderData
 
     root = tmp_path_factory.mktemp("interrupt")
     spider = conftest.make_spider_dir(root / "spider")
@@ -538,7 +538,7 @@ def test_sigkilled_training_resumes_from_its_last_checkpoint_to_the_same_weights
     import torch
     from safetensors.torch import load_file
 
-    from tradeoff.trainer import latest_checkpoint
+    from tradeoff.training.trainer import latest_checkpoint
 
     root = tmp_path / "killed"
     run_dir, logs = root / "tiny" / "v1", [tmp_path / f"train{i}.log" for i in range(3)]
@@ -595,7 +595,7 @@ def test_sigkilled_training_resumes_from_its_last_checkpoint_to_the_same_weights
 
 WRITER = textwrap.dedent("""
     import sys
-    from tradeoff.prediction_cache import PredictionCache
+    from tradeoff.inference.cache import PredictionCache
     db, tag, batches, size, pad = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     cache = PredictionCache(db)
     for b in range(batches):
@@ -618,7 +618,7 @@ def start_writer(db: Path, tag: str, batches: int, size: int, pad: int = 10) -> 
 
 def check_batches(db: Path, tag: str, size: int, committed: int, batches: int) -> int:
     """Every batch reported committed is whole and readable; any other batch is whole or absent."""
-    from tradeoff.prediction_cache import PredictionCache
+    from tradeoff.inference.cache import PredictionCache
 
     cache = PredictionCache(db)
     try:

@@ -6,8 +6,7 @@ import importlib.util
 
 import pytest
 
-from metrics.mmlu_scoring import QuestionScore
-from tradeoff.lmeval_crosscheck import (
+from tradeoff.suites.mmlu.lmeval_crosscheck import (
     CrosscheckResult,
     LmevalCase,
     compare,
@@ -16,6 +15,7 @@ from tradeoff.lmeval_crosscheck import (
     load_model,
     main,
 )
+from tradeoff.suites.mmlu.scoring import QuestionScore
 
 from tiny_models import mistral_tokenizer, mmlu_data_dir, tiny_mistral
 

@@ -9,7 +9,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "mmlu"))
 
-from tradeoff.mmlu_categories import SUBJECTS  # noqa: E402
+from tradeoff.suites.mmlu.categories import SUBJECTS  # noqa: E402
 
 from generate_modules import expected_modules  # noqa: E402
 

@@ -19,13 +19,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from tradeoff.config.experiments import ModelChoice, load_registry, resolve_model  # noqa: E402
 from tradeoff.errors import UserError  # noqa: E402
-from tradeoff.experiments import ModelChoice, load_registry, resolve_model  # noqa: E402
-from tradeoff.modeling import ADAPTER_META, base_identity, check_adapter_base, load_model  # noqa: E402
-from tradeoff.prompts import SYSTEM_PROMPT, normalize_sql, user_message  # noqa: E402
-from tradeoff.spider_data import SpiderData, sha256_file  # noqa: E402
-from tradeoff.trainer import latest_checkpoint, precision, train  # noqa: E402
-from tradeoff.training_data import (  # noqa: E402
+from tradeoff.models.loading import ADAPTER_META, base_identity, check_adapter_base, load_model  # noqa: E402
+from tradeoff.suites.spider.data import SpiderData, sha256_file  # noqa: E402
+from tradeoff.suites.spider.prompts import SYSTEM_PROMPT, normalize_sql, user_message  # noqa: E402
+from tradeoff.training.data import (  # noqa: E402
     IGNORE_INDEX,
     PadCollator,
     build_training_set,
@@ -33,7 +32,8 @@ from tradeoff.training_data import (  # noqa: E402
     encode,
     select_examples,
 )
-from tradeoff.training_outputs import publish_adapter  # noqa: E402
+from tradeoff.training.outputs import publish_adapter  # noqa: E402
+from tradeoff.training.trainer import latest_checkpoint, precision, train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -443,7 +443,7 @@ def test_shipped_lora_config_on_mistral_7b_matches_the_reference_study():
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM, MistralConfig
 
-    from tradeoff.trainer import lora_config
+    from tradeoff.training.trainer import lora_config
 
     v1 = load_registry(REPO / "experiments.toml").experiments["v1"].training
     with torch.device("meta"):
@@ -474,7 +474,7 @@ def test_an_adapter_that_changes_nothing_is_refused(world, trained, tmp_path):
 
     from safetensors.torch import load_file, save_file
 
-    from tradeoff.modeling import adapter_effect
+    from tradeoff.models.loading import adapter_effect
 
     registry = load_registry(world["experiments"])
     loaded = load_model(ModelChoice("v1", registry.base(), trained, 0, "v1"))

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from tradeoff.config.experiments import adapter_dir, load_registry, resolve_model
 from tradeoff.errors import UserError
-from tradeoff.experiments import adapter_dir, load_registry, resolve_model
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tradeoff.generation import Generation, generate_batched  # noqa: E402
+from tradeoff.inference.generation import Generation, generate_batched  # noqa: E402
 
 from tiny_models import bytelevel_tokenizer, rig_output_bias, tiny_llama  # noqa: E402
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from metrics.mmlu_aggregate import Accuracy, outcomes_from_scores, per_subject_accuracy, summarize
-from metrics.mmlu_scoring import QuestionScore
+from tradeoff.suites.mmlu.aggregate import Accuracy, outcomes_from_scores, per_subject_accuracy, summarize
+from tradeoff.suites.mmlu.scoring import QuestionScore
 
 # stem: anatomy 1/1, abstract_algebra 1/3; other: virology 0/2
 TABLE = [

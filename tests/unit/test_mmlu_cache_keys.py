@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tradeoff.mmlu_categories import SUBJECTS  # noqa: E402
-from tradeoff.mmlu_data import MMLUQuestion, load_split  # noqa: E402
-from tradeoff.mmlu_predictions import mmlu_jobs, mmlu_scorer  # noqa: E402
-from tradeoff.mmlu_prompts import continuations, question_text  # noqa: E402
-from tradeoff.once_per_device import compute_once  # noqa: E402
-from tradeoff.prediction_cache import PredictionCache  # noqa: E402
+from tradeoff.inference.cache import PredictionCache  # noqa: E402
+from tradeoff.inference.once_per_device import compute_once  # noqa: E402
+from tradeoff.suites.mmlu.categories import SUBJECTS  # noqa: E402
+from tradeoff.suites.mmlu.data import MMLUQuestion, load_split  # noqa: E402
+from tradeoff.suites.mmlu.jobs import mmlu_jobs, mmlu_scorer  # noqa: E402
+from tradeoff.suites.mmlu.prompts import continuations, question_text  # noqa: E402
 
 from tiny_models import mistral_tokenizer, rig_output_bias, tiny_mistral  # noqa: E402
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tradeoff.mmlu_categories import CATEGORIES, SUBJECT_CATEGORY, category_of, subjects_in
-from tradeoff.mmlu_data import list_subjects
+from tradeoff.suites.mmlu.categories import CATEGORIES, SUBJECT_CATEGORY, category_of, subjects_in
+from tradeoff.suites.mmlu.data import list_subjects
 
 from tiny_models import mmlu_data_dir
 

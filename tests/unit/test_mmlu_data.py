@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tradeoff.mmlu_data import (
+from tradeoff.suites.mmlu.data import (
     MMLUDataError,
     MMLUQuestion,
     data_checksum,

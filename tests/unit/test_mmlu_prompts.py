@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tradeoff.lmeval_crosscheck import build_lmeval_task
-from tradeoff.mmlu_data import MMLUQuestion, load_split
-from tradeoff.mmlu_prompts import continuations, fewshot_prefix, full_prompt, question_text
+from tradeoff.suites.mmlu.data import MMLUQuestion, load_split
+from tradeoff.suites.mmlu.lmeval_crosscheck import build_lmeval_task
+from tradeoff.suites.mmlu.prompts import continuations, fewshot_prefix, full_prompt, question_text
 
 from tiny_models import mmlu_data_dir
 

@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from metrics.mmlu_scoring import QuestionScore, cloze_predictions, plan_rows, score_mmlu, score_questions
-from tradeoff.mmlu_data import MMLUQuestion, load_split
-from tradeoff.mmlu_prompts import continuations, fewshot_prefix, question_text
+from tradeoff.suites.mmlu.data import MMLUQuestion, load_split
+from tradeoff.suites.mmlu.prompts import continuations, fewshot_prefix, question_text
+from tradeoff.suites.mmlu.scoring import QuestionScore, cloze_predictions, plan_rows, score_mmlu, score_questions
 
 from tiny_models import bytelevel_tokenizer, mistral_tokenizer, mmlu_data_dir, rig_output_bias, tiny_llama, tiny_mistral
 

@@ -4,8 +4,8 @@ import sqlite3
 import pytest
 
 from tradeoff.errors import UserError
-from tradeoff.once_per_device import Job, compute_once
-from tradeoff.prediction_cache import PredictionCache, prediction_key
+from tradeoff.inference.cache import PredictionCache, prediction_key
+from tradeoff.inference.once_per_device import Job, compute_once
 
 
 def test_key_depends_on_model_prompt_and_settings():
@@ -118,7 +118,7 @@ def test_concurrent_workers_compute_once_and_agree(tmp_path):
 
 
 def test_a_locked_cache_is_retried_not_reported(monkeypatch):
-    from tradeoff import prediction_cache
+    from tradeoff.inference import cache as prediction_cache
 
     monkeypatch.setattr(prediction_cache.time, "sleep", lambda s: None)
     calls = []

@@ -3,8 +3,8 @@ import zipfile
 import pytest
 
 from tradeoff.errors import UserError
-from tradeoff.prepare_spider import main, prepare
-from tradeoff.spider_data import SpiderData
+from tradeoff.suites.spider.data import SpiderData
+from tradeoff.suites.spider.prepare import main, prepare
 
 
 def zip_release(src, zip_path, prefix="spider/"):

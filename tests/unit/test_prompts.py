@@ -1,5 +1,5 @@
-from tradeoff.prompts import SYSTEM_PROMPT, chat_messages, choose_fewshot, render, render_schema
-from tradeoff.spider_data import SpiderData
+from tradeoff.suites.spider.data import SpiderData
+from tradeoff.suites.spider.prompts import SYSTEM_PROMPT, chat_messages, choose_fewshot, render, render_schema
 
 
 class Templated:

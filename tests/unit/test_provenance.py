@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from reports.collector import generated_by
-from reports.summary import CaseRecord
-from tradeoff import modeling
-from tradeoff.prediction_cache import PredictionCache
-from tradeoff.provenance import environment, environment_key, process_record, record_id
+from fixtures.results import generated_by
+from tradeoff.inference.cache import PredictionCache
+from tradeoff.inference.provenance import environment, environment_key, process_record, record_id
+from tradeoff.models import loading as modeling
+from tradeoff.records import CaseRecord
 
 
 def test_every_part_of_the_environment_changes_the_key():
@@ -65,7 +65,7 @@ def test_an_environment_file_declares_where_a_cache_was_computed(tmp_path):
     import pytest
 
     from tradeoff.errors import UserError
-    from tradeoff.provenance import read_environment, write_environment
+    from tradeoff.inference.provenance import read_environment, write_environment
 
     gpu = dict(
         environment("cuda:0", "bfloat16", 32),

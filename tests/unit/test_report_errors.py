@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reports.error_analysis import CATEGORIES, analyze, classify, flips, parse_sql, schema_names
-from reports.loading import load_runs
+from reports.comparison.error_analysis import CATEGORIES, analyze, classify, flips, parse_sql, schema_names
+from reports.comparison.loading import load_runs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "helpers" / "fixtures_results"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from reports.compare import build_report, main
-from reports.render_markdown import md
+from reports.comparison.render_markdown import md
 
 FIXTURES = Path(__file__).resolve().parents[1] / "helpers" / "fixtures_results"
 REPO = Path(__file__).resolve().parents[2]
@@ -275,7 +275,7 @@ def test_markdown_has_a_table_per_mmlu_formulation(tmp_path):
 
 
 def test_training_rows_show_examples_dropped_as_too_long():
-    from reports.render_html import training_data_line
+    from reports.comparison.render_html import training_data_line
 
     record = {
         "config": {"training": {"max_seq_length": 1024}},
@@ -293,8 +293,8 @@ def test_training_rows_show_examples_dropped_as_too_long():
 
 
 def test_spider_diagnostics_are_counted_per_model(tmp_path):
-    from reports.comparison import spider_diagnostics
-    from reports.loading import Run
+    from reports.comparison.build import spider_diagnostics
+    from reports.comparison.loading import Run
 
     cases = [
         {

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from reports import statistics as stats
-from reports.statistics import (
+from tradeoff import statistics as stats
+from tradeoff.statistics import (
     PairedCounts,
     absolute_change,
     bootstrap_ci,
@@ -116,7 +116,7 @@ def test_defaults_are_the_documented_ones():
 
 
 def test_intervals_do_not_collapse_at_zero_or_all():
-    from reports.statistics import newcombe_paired_diff_ci, wilson_interval
+    from tradeoff.statistics import newcombe_paired_diff_ci, wilson_interval
 
     lo, hi = wilson_interval(0, 22)
     assert lo == 0.0 and hi == pytest.approx(0.1487, abs=1e-4)  # the committed study's 0/22, Wilson [0, 14.9]
@@ -127,7 +127,7 @@ def test_intervals_do_not_collapse_at_zero_or_all():
 
 
 def test_newcombe_interval_is_the_paired_one():
-    from reports.statistics import newcombe_paired_diff_ci, wilson_interval
+    from tradeoff.statistics import newcombe_paired_diff_ci, wilson_interval
 
     counts = PairedCounts(both=40, only_base=5, only_new=15, neither=40)
     lo, hi = newcombe_paired_diff_ci(counts)
@@ -144,7 +144,7 @@ def test_newcombe_interval_is_the_paired_one():
 
 
 def test_holm_and_benjamini_hochberg_on_a_hand_made_family():
-    from reports.statistics import benjamini_hochberg, holm, min_mcnemar_p
+    from tradeoff.statistics import benjamini_hochberg, holm, min_mcnemar_p
 
     p = [0.01, 0.04, 0.03, 0.20]
     assert holm(p) == pytest.approx([0.04, 0.09, 0.09, 0.20])

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reports.comparison import build
-from reports.loading import find_base, load_runs, load_training_runs
+from reports.comparison.build import build
+from reports.comparison.loading import find_base, load_runs, load_training_runs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "helpers" / "fixtures_results"
 BASE = {"base": "hf:tiny", "base_sha256": "aaa"}

@@ -1,7 +1,7 @@
 import pytest
 
 from tradeoff.errors import UserError
-from tradeoff.spider_data import SpiderData
+from tradeoff.suites.spider.data import SpiderData
 
 
 def test_reads_official_layout(spider_dir):

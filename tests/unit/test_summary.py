@@ -1,6 +1,6 @@
 import pytest
 
-from reports.summary import CaseRecord, summarize_spider, wilson_interval
+from tradeoff.records import CaseRecord, summarize_spider, wilson_interval
 
 
 def test_wilson_known_values():
@@ -39,7 +39,7 @@ def test_skips_and_errors_are_not_scored_and_are_counted():
 
 
 def test_every_variant_and_diagnostic_is_counted_on_the_same_cases():
-    from reports.summary import format_spider_summary
+    from tradeoff.records import format_spider_summary
 
     s = summarize_spider(
         [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tradeoff.training_data import IGNORE_INDEX
-from tradeoff.training_loss import answer_only_loss
+from tradeoff.training.data import IGNORE_INDEX
+from tradeoff.training.loss import answer_only_loss
 
 from tiny_models import tiny_llama
 

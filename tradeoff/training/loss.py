@@ -1,0 +1,61 @@
+"""The training loss with the LM head applied only where there is something to learn.
+
+A causal LM computes logits for every position, but the loss needs them only where the next
+token is labelled: the SQL answer, about a tenth of a Spider training example (the schema and
+question are prompt, masked with IGNORE_INDEX). Over SmolLM2's 49k vocabulary the full fp32
+logits of a batch of 4 x 1000 tokens alone are 0.8 GB, plus as much again for their gradient.
+`answer_only_loss` runs the decoder, keeps the hidden states of the labelled positions, and
+applies the LM head and the cross-entropy to those rows only. The result is the same loss as
+the model's own `labels=` path (HF's ForCausalLMLoss: fp32 logits, shifted labels, summed and
+divided by the number of labelled tokens, or by `num_items_in_batch` when the Trainer passes it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from tradeoff.training.data import IGNORE_INDEX
+
+
+def _causal_lm(model: Any) -> Any:
+    """The *ForCausalLM under a PEFT wrapper (the LoRA layers live inside its decoder)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def answer_only_loss(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    labels: torch.Tensor,
+    num_items_in_batch: torch.Tensor | int | None = None,
+) -> torch.Tensor:
+    """Mean next-token cross-entropy over the labelled positions, without logits elsewhere."""
+    lm = _causal_lm(model)
+    hidden = lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    targets = labels[:, 1:]
+    keep = targets != IGNORE_INDEX  # position t predicts token t + 1
+    logits = lm.get_output_embeddings()(hidden[:, :-1][keep]).float()
+    total = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else keep.sum()
+    if isinstance(count, torch.Tensor):
+        count = count.to(total.device)
+    return total / count
+
+
+def answer_only_trainer(trainer_cls: Any) -> Any:
+    """A Trainer subclass whose loss is `answer_only_loss` (single process; under several
+    processes the model's own loss keeps DDP's forward, which gradient sync relies on)."""
+
+    class AnswerOnlyTrainer(trainer_cls):  # type: ignore[misc, valid-type]
+        def compute_loss(
+            self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+        ) -> Any:
+            if return_outputs or self.args.world_size > 1:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            return answer_only_loss(
+                model, inputs["input_ids"], inputs["attention_mask"], inputs["labels"], num_items_in_batch
+            )
+
+    return AnswerOnlyTrainer
