@@ -32,6 +32,7 @@ from reports.comparison.build import (
     table_iii,
 )
 from reports.comparison.error_analysis import CATEGORIES, Flip
+from reports.comparison.other_suites import other_suites
 from reports.comparison.plots import CATEGORY_LABELS, data_uri
 
 MAX_TEXT = 400
@@ -520,6 +521,14 @@ def _metadata_section(report: Report) -> Markup:
     )
 
 
+def _other_suites_section(report: Report) -> Markup:
+    parts: list[Any] = []
+    for name, blocks in other_suites(report):
+        parts.append(tag("h2", f"Suite: {name}"))
+        parts += [tag("pre", "\n".join(lines)) for _, lines in blocks]
+    return join(parts)
+
+
 def render(report: Report, figures: list[tuple[str, str, bytes]]) -> str:
     """The whole page as a string."""
     figs = {fid: (caption, png) for fid, caption, png in figures}
@@ -542,6 +551,7 @@ def render(report: Report, figures: list[tuple[str, str, bytes]]) -> str:
             *top_figures,
             _spider_section(report),
             _mmlu_section(report),
+            _other_suites_section(report),
             _errors_section(report),
             _training_section(report, figs),
             _metadata_section(report),

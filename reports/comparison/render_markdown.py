@@ -29,6 +29,7 @@ from reports.comparison.build import (
     table_iii,
 )
 from reports.comparison.error_analysis import CATEGORIES
+from reports.comparison.other_suites import other_suites
 from reports.comparison.plots import CATEGORY_LABELS
 
 TOP_SUBJECTS = 5
@@ -204,6 +205,10 @@ def render(report: Report) -> str:
                 [[CATEGORIES[c], *[m.errors.counts.get(c, 0) for m in spider_models]] for c in present]
                 + [["failed cases", *[m.errors.failed for m in spider_models]]],
             )
+    for name, blocks in other_suites(report):
+        lines += [f"## Suite: {name}", ""]
+        for _, block in blocks:
+            lines += ["```", *block, "```", ""]
     if report.models:
         lines += ["## Runs", ""]
         keys = ("model", "adapter sha256", "Spider", "Spider cases", "MMLU", "MMLU cases", "duration")

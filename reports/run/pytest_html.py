@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.results import run_results
-from tradeoff.records import format_mmlu_summary, format_spider_summary
+from reports.run.summary import run_results, summary_lines
 
 ROW_FIELDS = (
     ("hardness", "Hardness"),
@@ -26,12 +25,7 @@ def pytest_html_results_summary(
     results = run_results(session.config)
     if not results or not results["suites"]:
         return
-    lines: list[str] = []
-    if "spider" in results["suites"]:
-        lines += format_spider_summary(results["model"], results["suites"]["spider"])
-    if "mmlu" in results["suites"]:
-        st = results["settings"]
-        lines += format_mmlu_summary(results["model"], results["suites"]["mmlu"], st["mmlu_split"], st["mmlu_shots"])
+    lines = summary_lines(results)
     identity = results.get("identity", {})
     lines.append(f"  base: {identity.get('base')}  adapter sha256: {identity.get('adapter_sha256', '-')}")
     prefix.append("<pre class='benchmark-summary'>" + html.escape("\n".join(lines)) + "</pre>")

@@ -1,6 +1,8 @@
 import pytest
 
-from tradeoff.records import CaseRecord, summarize_spider, wilson_interval
+from tradeoff.records import CaseRecord
+from tradeoff.statistics import wilson_interval
+from tradeoff.suites.spider.summary import format_spider_summary, summarize_spider
 
 
 def test_wilson_known_values():
@@ -39,7 +41,6 @@ def test_skips_and_errors_are_not_scored_and_are_counted():
 
 
 def test_every_variant_and_diagnostic_is_counted_on_the_same_cases():
-    from tradeoff.records import format_spider_summary
 
     s = summarize_spider(
         [

@@ -1,0 +1,72 @@
+"""Rolling log-likelihood of whole texts (lm-eval's `loglikelihood_rolling`): every token of the
+text scored given all tokens before it, the first given the prefix token (BOS, else EOS), in
+windows of at most the model's context length whose predicted tokens do not overlap."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class TextScore:
+    loglikelihood: float  # natural log, summed over the text's tokens
+    tokens: int
+
+
+def prefix_token_id(tokenizer: Any) -> int:
+    """The token the first text token is predicted from, as lm-eval's HF model chooses it."""
+    token = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    if token is None:
+        raise ValueError("the tokenizer has neither a BOS nor an EOS token to start a text from")
+    return int(token)
+
+
+def windows(tokens: Sequence[int], prefix: int, max_length: int) -> list[tuple[list[int], int]]:
+    """(input ids, number of scored positions at its end) per window: the targets are disjoint
+    blocks of at most max_length tokens, each window's input the longest context that fits."""
+    full = [prefix, *tokens]
+    out = []
+    for start in range(1, len(full), max_length):
+        end = min(len(full), start + max_length)
+        out.append((full[max(0, end - 1 - max_length) : end - 1] + [full[end - 1]], end - start))
+    return out
+
+
+def _max_length(model: Any) -> int:
+    return int(getattr(model.config, "max_position_embeddings", 2048))
+
+
+@torch.inference_mode()
+def score_texts(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int) -> list[TextScore]:
+    """Each text's summed token log-likelihood (texts batched by length, right-padded)."""
+    prefix, limit = prefix_token_id(tokenizer), _max_length(model)
+    jobs: list[tuple[int, list[int], int]] = []  # (text index, window ids incl. last target, scored)
+    for i, text in enumerate(texts):
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        for window, scored in windows(ids, prefix, limit):
+            jobs.append((i, window, scored))
+    totals = [0.0] * len(texts)
+    counts = [0] * len(texts)
+    order = sorted(range(len(jobs)), key=lambda j: -len(jobs[j][1]))
+    device = next(model.parameters()).device
+    for at in range(0, len(order), batch_size):
+        batch = [jobs[j] for j in order[at : at + batch_size]]
+        width = max(len(w) for _, w, _ in batch) - 1
+        inputs = torch.zeros((len(batch), width), dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, (_, window, _) in enumerate(batch):
+            inputs[row, : len(window) - 1] = torch.tensor(window[:-1])
+            mask[row, : len(window) - 1] = 1
+        logits = model(input_ids=inputs.to(device), attention_mask=mask.to(device)).logits.float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        for row, (i, window, scored) in enumerate(batch):
+            n = len(window) - 1
+            targets = torch.tensor(window[1:], device=device)[n - scored :]
+            picked = logprobs[row, n - scored : n].gather(-1, targets[:, None]).squeeze(-1)
+            totals[i] += float(picked.sum())
+            counts[i] += scored
+    return [TextScore(total, count) for total, count in zip(totals, counts)]
