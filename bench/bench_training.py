@@ -34,7 +34,8 @@ def child(contender: str, steps: int, threads: int) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM
 
     from tradeoff.config.experiments import load_registry
-    from tradeoff.models.loading import base_identity, base_location, load_tokenizer
+    from tradeoff.models.identity import base_identity
+    from tradeoff.models.loading import base_location, load_tokenizer
     from tradeoff.suites.spider.data import SpiderData
     from tradeoff.training.config import plan_run
     from tradeoff.training.data import PadCollator, build_training_set

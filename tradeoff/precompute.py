@@ -38,7 +38,8 @@ def run(options: Options) -> dict[str, Any]:
     from tradeoff.inference.once_per_device import compute_once
     from tradeoff.inference.provenance import environment, environment_key, process_record, write_environment
     from tradeoff.models.access import LazyModel
-    from tradeoff.models.loading import dtype_name, identity_key, model_identity
+    from tradeoff.models.identity import identity_key, model_identity
+    from tradeoff.models.loading import dtype_name
 
     options.check_data()
     device = options.device

@@ -20,7 +20,8 @@ def test_converted_gguf_folder_loads_by_path(monkeypatch):
     from transformers import AutoModelForCausalLM
 
     from tradeoff.config.experiments import load_registry
-    from tradeoff.models.loading import base_identity, base_location
+    from tradeoff.models.identity import base_identity
+    from tradeoff.models.loading import base_location
 
     monkeypatch.setenv("TRADEOFF_CONVERTED_DIR", str(REPO / ".cache" / "converted"))  # shared with the e2e tests
     spec = load_registry().base("smollm2-135m")

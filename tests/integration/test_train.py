@@ -21,7 +21,8 @@ transformers = pytest.importorskip("transformers")
 
 from tradeoff.config.experiments import ModelChoice, load_registry, resolve_model  # noqa: E402
 from tradeoff.errors import UserError  # noqa: E402
-from tradeoff.models.loading import ADAPTER_META, base_identity, check_adapter_base, load_model  # noqa: E402
+from tradeoff.models.identity import ADAPTER_META, base_identity, check_adapter_base  # noqa: E402
+from tradeoff.models.loading import load_model  # noqa: E402
 from tradeoff.suites.spider.data import SpiderData, sha256_file  # noqa: E402
 from tradeoff.suites.spider.prompts import SYSTEM_PROMPT, normalize_sql, user_message  # noqa: E402
 from tradeoff.training.data import (  # noqa: E402

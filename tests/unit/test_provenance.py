@@ -7,7 +7,7 @@ import os
 from fixtures.results import generated_by
 from tradeoff.inference.cache import PredictionCache
 from tradeoff.inference.provenance import environment, environment_key, process_record, record_id
-from tradeoff.models import loading as modeling
+from tradeoff.models import identity as modeling
 from tradeoff.records import CaseRecord
 
 

@@ -73,7 +73,7 @@ class Registry:
         if key in self.base_models:
             return self.base_models[key]
         if _HUB_ID.match(key) or Path(key).expanduser().exists():
-            return BaseModelSpec(name=_slug(key), source=key)
+            return BaseModelSpec(name=slug(key), source=key)
         raise UserError(
             f"unknown base model {key!r}: use one of {sorted(self.base_models)} "
             f"from {self.path}, a hub id or a local path"
@@ -91,7 +91,8 @@ class ModelChoice:
     experiment: str | None = None
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """A file-name-safe form of a name (results files, adapter folders)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"
 
 
@@ -176,7 +177,7 @@ def load_registry(path: Path | None = None) -> Registry:
 
 def adapter_dir(base: BaseModelSpec, experiment: str) -> Path:
     """Where train.py writes, and `--model` reads, an experiment's adapter."""
-    return settings.models_dir() / _slug(base.name) / experiment / "adapter"
+    return settings.models_dir() / slug(base.name) / experiment / "adapter"
 
 
 def resolve_model(name: str, registry: Registry, base_name: str | None = None) -> ModelChoice:
@@ -200,10 +201,10 @@ def resolve_model(name: str, registry: Registry, base_name: str | None = None) -
         if (local / "adapter_config.json").is_file():
             return ModelChoice(name, base, local.resolve(), 0)
         if (local / "config.json").is_file() or local.suffix == ".gguf":
-            return ModelChoice(name, BaseModelSpec(_slug(local.name), str(local.resolve())), None, base_shots)
+            return ModelChoice(name, BaseModelSpec(slug(local.name), str(local.resolve())), None, base_shots)
         raise UserError(f"--model {name}: {local} holds neither adapter_config.json nor config.json")
     if _HUB_ID.match(name):
-        return ModelChoice(name, BaseModelSpec(_slug(name), name, "auto"), None, base_shots)
+        return ModelChoice(name, BaseModelSpec(slug(name), name, "auto"), None, base_shots)
     raise UserError(
         f"unknown --model {name!r}: use one of {sorted(registry.experiments)} "
         f"(from {registry.path}), a base model {sorted(registry.base_models)}, "

@@ -8,13 +8,12 @@ read and validated by the suite into `options.of(name)`.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tradeoff.config import settings
-from tradeoff.config.experiments import ModelChoice, Registry, load_registry, resolve_model
+from tradeoff.config.experiments import ModelChoice, Registry, load_registry, resolve_model, slug
 from tradeoff.errors import UserError
 from tradeoff.suites import registry as suites
 from tradeoff.suites.api import OptionSpec, Suite
@@ -119,7 +118,7 @@ class Options:
     @property
     def label(self) -> str:
         """File-name-safe name of this model's results."""
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.model_name).strip("_") or "model"
+        return slug(self.model_name)
 
     def check_data(self) -> None:
         """Each selected suite's data, parsed now: a malformed file is a usage error, not one error per case."""
@@ -130,7 +129,7 @@ class Options:
         """Resolve --model and refuse an adapter trained on other base weights, before any work."""
         choice = self.model
         if choice.adapter_path is not None:
-            from tradeoff.models.loading import base_identity, check_adapter_base
+            from tradeoff.models.identity import base_identity, check_adapter_base
 
             check_adapter_base(choice.adapter_path, base_identity(choice.base))
             _check_adapter_config(choice.adapter_path)

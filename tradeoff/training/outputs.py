@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeoff.files import write_json_atomic
-from tradeoff.models.loading import ADAPTER_META, directory_hash
+from tradeoff.models.identity import ADAPTER_META, directory_hash
 
 STAGING_PREFIX = ".adapter.tmp-"
 

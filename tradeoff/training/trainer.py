@@ -22,7 +22,8 @@ from typing import Any
 
 from tradeoff.errors import UserError
 from tradeoff.inference.provenance import git_state, package_versions
-from tradeoff.models.loading import base_identity, base_location, load_tokenizer
+from tradeoff.models.identity import base_identity
+from tradeoff.models.loading import base_location, load_tokenizer
 from tradeoff.suites.spider.data import SpiderData
 from tradeoff.training.config import TrainPlan, plan_run
 from tradeoff.training.data import PadCollator, build_training_set, data_checksums
@@ -394,7 +395,7 @@ def _drop_dequantized_gguf_marker(model: Any) -> None:
         return
     if not all(p.dtype.is_floating_point for p in model.parameters()):
         return
-    from tradeoff.models.loading import drop_gguf_quantization
+    from tradeoff.models.gguf import drop_gguf_quantization
 
     drop_gguf_quantization(model)
 

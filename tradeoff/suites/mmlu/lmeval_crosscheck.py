@@ -48,7 +48,7 @@ def _lmeval_task_yaml(subject: str, formulation: Formulation) -> Path:
     return path
 
 
-def _csv_docs(subject: str):
+def _csv_docs(subject: str) -> Any:
     """process_docs for a raw CSV split: rows -> cais/mmlu's columns (answer letter -> index)."""
 
     def to_doc(row: dict[str, str]) -> dict[str, Any]:
@@ -371,7 +371,8 @@ def load_model(spec: str, dtype: str = "float32") -> tuple[Any, Any]:
     location = spec
     if spec == "embedded":
         from tradeoff.config.experiments import load_registry
-        from tradeoff.models.loading import base_identity, base_location
+        from tradeoff.models.identity import base_identity
+        from tradeoff.models.loading import base_location
 
         base = load_registry().base("smollm2-135m")
         location = base_location(base, base_identity(base))
