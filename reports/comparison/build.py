@@ -523,6 +523,8 @@ def metadata_rows(run: Run) -> list[tuple[str, str]]:
         ("base sha256", _short(ident.get("base_sha256"))),
         ("adapter sha256", _short(ident.get("adapter_sha256")) if ident.get("adapter_sha256") else "none (base model)"),
         ("experiment", str(adapter_meta.get("experiment") or ("-" if run.is_base else d.get("model", "-")))),
+        # λ of partial adaptation: the LoRA contribution times λ (1 = the adapter as trained)
+        ("adapter scale λ", "-" if run.is_base else f"{float(ident.get('adapter_scale', 1.0)):g}"),
         (
             "Spider",
             f"{settings.get('spider_split', 'dev')} split, {settings.get('spider_shots', '-')}-shot, max {settings.get('max_new_tokens', '-')} new tokens, "

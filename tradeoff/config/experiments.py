@@ -6,8 +6,9 @@ name means is written once, in the file, not in code.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,8 @@ class ModelChoice:
     adapter_path: Path | None
     spider_shots: int
     experiment: str | None = None
+    # λ of partial adaptation (WiSE-FT style): the LoRA contribution times λ; 0 = base, 1 = trained
+    adapter_scale: float = 1.0
 
 
 def slug(text: str) -> str:
@@ -180,7 +183,41 @@ def adapter_dir(base: BaseModelSpec, experiment: str) -> Path:
     return settings.models_dir() / slug(base.name) / experiment / "adapter"
 
 
+MODIFIERS = ("scale",)  # NAME@scale=λ
+
+
+def parse_modifiers(name: str) -> tuple[str, dict[str, float]]:
+    """`v1@scale=0.5` -> ("v1", {"scale": 0.5}); a name without `@key=value` parts is returned as is."""
+    stem, sep, rest = name.rpartition("@")
+    if not sep or "=" not in rest:
+        return name, {}
+    found: dict[str, float] = {}
+    for part in rest.split(","):
+        key, _, raw = part.partition("=")
+        if key not in MODIFIERS:
+            raise UserError(f"--model {name}: unknown modifier {key!r} (known: {', '.join(MODIFIERS)})")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UserError(f"--model {name}: {key}={raw!r} is not a number") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise UserError(f"--model {name}: {key} must be a finite number >= 0, got {raw}")
+        found[key] = value
+    return stem, found
+
+
 def resolve_model(name: str, registry: Registry, base_name: str | None = None) -> ModelChoice:
+    """What --model names; `NAME@scale=λ` scales an adapter's LoRA contribution by λ."""
+    stem, modifiers = parse_modifiers(name)
+    choice = _resolve(stem, registry, base_name)
+    if "scale" in modifiers:
+        if choice.adapter_path is None:
+            raise UserError(f"--model {name}: @scale applies to a LoRA adapter, and {stem!r} has none")
+        choice = replace(choice, label=name, adapter_scale=modifiers["scale"])
+    return choice
+
+
+def _resolve(name: str, registry: Registry, base_name: str | None) -> ModelChoice:
     base = registry.base(base_name)
     base_shots = registry.experiments["base"].spider_shots if "base" in registry.experiments else 0
     if name in registry.experiments:

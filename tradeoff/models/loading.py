@@ -91,7 +91,24 @@ def load_model(choice: ModelChoice, device: str = "cpu") -> LoadedModel:
             )
         identity["adapter_probe_max_abs_logit_change"] = effect
         print(f"[{device}] adapter applied: max |logit change| {effect:.3g} on a probe prompt", file=sys.stderr)
+        if choice.adapter_scale != 1.0:  # probed at full strength above, so λ = 0 is no "untrained" adapter
+            scale_adapter(model, choice.adapter_scale)
+            print(f"[{device}] LoRA contribution scaled by {choice.adapter_scale:g}", file=sys.stderr)
     return LoadedModel(model, tokenizer, device, identity)
+
+
+def scale_adapter(model: Any, scale: float) -> int:
+    """Multiply every LoRA layer's contribution by `scale` (partial adaptation: W + λ·BA·α/r).
+    Returns how many layers were scaled; none is an error (nothing would be measured)."""
+    from peft.tuners.lora import LoraLayer
+
+    layers = [m for m in model.modules() if isinstance(m, LoraLayer)]
+    if not layers:
+        raise UserError("adapter scale: the model has no LoRA layers to scale")
+    for layer in layers:
+        for name in list(layer.scaling):
+            layer.scaling[name] = layer.scaling[name] * scale
+    return len(layers)
 
 
 PROBE = "List the names of singers older than 30.\nSELECT name FROM singer WHERE age > 30"
