@@ -3,12 +3,13 @@ LoRA contribution itself (λ = 0 is the base model, λ = 1 the adapter as traine
 
 import pytest
 import torch
-from tiny_models import tiny_llama
 
 from tradeoff.config.experiments import load_registry, parse_modifiers, resolve_model
 from tradeoff.errors import UserError
 from tradeoff.models.identity import identity_key, model_identity
 from tradeoff.models.loading import scale_adapter
+
+from tiny_models import tiny_llama
 
 
 def lora_model(seed: int = 0):
