@@ -287,7 +287,7 @@ def compare(base: ModelStats, new: ModelStats, st: _Stats) -> Comparison:
         _adjust(out.spider, [r for r in out.spider if r != "overall"])
         _note_coverage(out, "Spider", a, b)
         out.fixed, out.broken = flips(base.run, new.run, base.errors, new.errors)
-    for formulation in base.mmlu.keys() & new.mmlu.keys():
+    for formulation in _formulation_order(base.mmlu.keys() & new.mmlu.keys()):  # a set: its order varies by run
         ca, cb = base.run.scored("mmlu", formulation), new.run.scored("mmlu", formulation)
         groups_a = _mmlu_groups(ca)
         out.mmlu[formulation] = {}
