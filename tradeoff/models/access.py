@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tradeoff.config.experiments import ModelChoice
-from tradeoff.models.loading import LoadedModel, base_location, load_model, load_tokenizer
 from tradeoff.models.identity import model_identity
+from tradeoff.models.loading import LoadedModel, base_location, load_model, load_tokenizer
 
 
 class LazyModel:

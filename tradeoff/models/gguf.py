@@ -13,7 +13,6 @@ from typing import Any
 from tradeoff.config import settings
 from tradeoff.errors import UserError
 
-
 GGUF_PREFIX = "pypi-gguf:"
 
 

@@ -17,7 +17,6 @@ from tradeoff.errors import UserError
 from tradeoff.files import sha256_file
 from tradeoff.models.gguf import GGUF_PREFIX, locate_packaged_gguf
 
-
 ADAPTER_META = "tradeoff_adapter.json"  # written by train.py beside the adapter
 
 
