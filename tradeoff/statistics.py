@@ -231,3 +231,52 @@ def relative_change(base: float | None, new: float | None) -> float | None:
     if base is None or new is None or math.isnan(base) or math.isnan(new) or base == 0:
         return None
     return 100.0 * (new - base) / base
+
+
+@dataclass(frozen=True)
+class MeanChange:
+    """A paired change of a continuous per-question score (new - base), weighted over the pairs."""
+
+    n: int
+    base: float
+    new: float
+    diff: float
+    ci: tuple[float, float]
+    p_value: float
+    p_adjusted: float | None = None
+
+
+def paired_mean_change(
+    base: Sequence[float],
+    new: Sequence[float],
+    weights: Sequence[float] | None = None,
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> MeanChange | None:
+    """Weighted mean of (new - base) over pairs, with a percentile bootstrap interval that
+    resamples pairs (each keeps both scores) and a two-sided sign-flip permutation p-value
+    (under no change, each pair's difference is as likely to have either sign).
+
+    Weights make a token-weighted mean (perplexity: per-token loss of each text, weighted by
+    its tokens, is the corpus-level loss); None weighs every pair equally."""
+    b, a = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    if b.shape != a.shape:
+        raise ValueError(f"{b.size} base scores for {a.size} new ones")
+    n = int(b.size)
+    if n == 0:
+        return None
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    d = a - b
+    total = w.sum()
+    diff = float((w * d).sum() / total)
+    rng = _rng(seed)
+    draws = rng.integers(0, n, size=(resamples, n))
+    boot = (w[draws] * d[draws]).sum(axis=1) / w[draws].sum(axis=1)
+    signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, n))
+    flipped = np.abs((signs * w * d).sum(axis=1) / total)
+    p = float((1 + np.count_nonzero(flipped >= abs(diff) - 1e-12)) / (resamples + 1)) if diff != 0 else 1.0
+    return MeanChange(
+        n, float((w * b).sum() / total), float((w * a).sum() / total), diff, _percentile_interval(boot, level), p
+    )

@@ -21,6 +21,7 @@ from typing import Any
 from metrics.hardness import REPORT_LEVELS
 from metrics.spider_variants import VARIANT_PROPS
 from reports.comparison.error_analysis import ErrorSummary, Flip, analyze, flips
+from reports.comparison.forgetting import Signal, signals
 from reports.comparison.loading import Run, TrainingRun, find_base, load_runs, load_training_runs
 from tradeoff.statistics import (
     RESAMPLES,
@@ -127,6 +128,7 @@ class Comparison:
     fixed: list[Flip] = field(default_factory=list)
     broken: list[Flip] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    forgetting: list[Signal] = field(default_factory=list)  # continuous, paired (forgetting.py)
 
 
 @dataclass
@@ -313,6 +315,7 @@ def compare(base: ModelStats, new: ModelStats, st: _Stats) -> Comparison:
                 "per-subject changes are exploratory."
             )
     out.mmlu = {f: out.mmlu[f] for f in _formulation_order(out.mmlu)}
+    out.forgetting = signals(base.run, new.run, st.resamples, st.seed)
     _note_settings(out)
     return out
 

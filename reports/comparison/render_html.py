@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from metrics.spider_variants import VARIANTS
+from reports.comparison import forgetting
 from reports.comparison.build import (
     AVERAGES,
     DIAGNOSTIC_HEADERS,
@@ -521,6 +522,22 @@ def _metadata_section(report: Report) -> Markup:
     )
 
 
+def _forgetting_section(report: Report) -> Markup:
+    parts: list[Any] = []
+    for c in report.comparisons:
+        if not c.forgetting:
+            continue
+        parts.append(tag("h3", f"{c.new.label} vs {c.base.label}"))
+        parts.append(table(forgetting.HEADERS, forgetting.rows(c.forgetting)))
+        for s in c.forgetting:
+            if len(s.by_category) > 1:
+                parts.append(tag("p", f"{s.label}, by category:"))
+                parts.append(table(forgetting.CATEGORY_HEADERS, forgetting.category_rows(s)))
+    if not parts:
+        return Markup("")
+    return join([tag("h2", "Forgetting signals (continuous, paired)"), tag("p", forgetting.EXPLAINED), *parts])
+
+
 def _other_suites_section(report: Report) -> Markup:
     parts: list[Any] = []
     for name, blocks in other_suites(report):
@@ -551,6 +568,7 @@ def render(report: Report, figures: list[tuple[str, str, bytes]]) -> str:
             *top_figures,
             _spider_section(report),
             _mmlu_section(report),
+            _forgetting_section(report),
             _other_suites_section(report),
             _errors_section(report),
             _training_section(report, figs),

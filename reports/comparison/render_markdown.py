@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from metrics.spider_variants import VARIANTS
+from reports.comparison import forgetting
 from reports.comparison.build import (
     AVERAGES,
     DIAGNOSTIC_HEADERS,
@@ -205,6 +206,12 @@ def render(report: Report) -> str:
                 [[CATEGORIES[c], *[m.errors.counts.get(c, 0) for m in spider_models]] for c in present]
                 + [["failed cases", *[m.errors.failed for m in spider_models]]],
             )
+    if any(c.forgetting for c in report.comparisons):
+        lines += ["## Forgetting signals (continuous, paired)", "", forgetting.EXPLAINED, ""]
+        for c in report.comparisons:
+            if c.forgetting:
+                lines += [f"### {md(c.new.label)} vs {md(c.base.label)}", ""]
+                lines += _table(forgetting.HEADERS, forgetting.rows(c.forgetting)) + [""]
     for name, blocks in other_suites(report):
         lines += [f"## Suite: {name}", ""]
         for _, block in blocks:

@@ -170,6 +170,8 @@ class MMLUSuite:
         """lm-eval's verdicts: letter `acc` (argmax over ' A'..' D'), cloze `acc_norm` (argmax of
         the byte-length-normalised log-likelihoods of the option texts)."""
         from tradeoff.suites.mmlu.data import LETTERS
+        from tradeoff.suites.mmlu.prompts import choice_texts
+        from tradeoff.suites.mmlu.signals import gold_logprob
 
         question, formulation = case.payload
         predicted = value["norm_predicted"] if formulation == "cloze" else value["predicted"]
@@ -182,6 +184,12 @@ class MMLUSuite:
             ("answer", LETTERS[question.answer]),
             ("prediction", LETTERS[predicted]),
             ("loglikelihoods", [round(v, 4) for v in value["loglikelihoods"]]),
+            (
+                "gold_logprob",
+                gold_logprob(
+                    value["loglikelihoods"], question.answer, formulation, choice_texts(question, formulation)
+                ),
+            ),
             ("passed", predicted == question.answer),
             ("generated_by", value.get("generated_by")),
             ("reason", reason),
