@@ -109,6 +109,9 @@ spider_shots = 4
 learning_rate = 2e-2
 [experiments.wrong_modules]
 target_modules = ["no_such_proj"]
+[experiments.snap]
+learning_rate = 2e-2
+snapshots = 3
 [training]
 lora_r = 8
 lora_alpha = 16
@@ -486,3 +489,33 @@ def test_an_adapter_that_changes_nothing_is_refused(world, trained, tmp_path):
     save_file({k: v.zero_() if "lora_B" in k else v for k, v in weights.items()}, inert / "adapter_model.safetensors")
     with pytest.raises(UserError, match="does not change the base model's logits"):
         load_model(ModelChoice("v1", registry.base(), inert, 0, "v1"))
+
+
+def test_snapshots_are_models_with_identities_of_their_own(world, monkeypatch):
+    from tradeoff.config.experiments import resolve_model
+    from tradeoff.models.identity import identity_key, model_identity
+    from tradeoff.training.trainer import snapshot_steps
+
+    assert snapshot_steps(6, 3) == [2, 4] and snapshot_steps(10, 10) == list(range(1, 10))
+    out = world["root"] / "snap-models"
+    train("snap", spider_dir=world["spider"], output_root=out, experiments_file=world["experiments"], max_steps=6)
+    monkeypatch.setenv("TRADEOFF_MODELS_DIR", str(out))
+    registry = load_registry(world["experiments"])
+    final = resolve_model("snap", registry)
+    kept = sorted(p.name for p in (final.adapter_path.parent / "snapshots").iterdir())
+    assert kept == ["step-00002", "step-00004"]
+    early = resolve_model("snap@step=2", registry)
+    meta = json.loads((early.adapter_path / ADAPTER_META).read_text())
+    assert meta["global_step"] == 2 and meta["fraction"] == pytest.approx(1 / 3, abs=1e-3)
+    keys = {identity_key(model_identity(c)) for c in (final, early, resolve_model("snap@step=4", registry))}
+    assert len(keys) == 3
+    both = resolve_model("snap@step=2,scale=0.5", registry)
+    assert both.adapter_path == early.adapter_path and both.adapter_scale == 0.5
+    ids = torch.tensor([[5, 6, 7, 8]])
+    early_logits = load_model(early).model(ids).logits
+    final_logits = load_model(final).model(ids).logits
+    assert not torch.allclose(early_logits, final_logits, atol=1e-5)  # a snapshot is its own model
+    with pytest.raises(UserError, match="kept: 2, 4"):
+        resolve_model("snap@step=3", registry)
+    with pytest.raises(UserError, match="snapshot of a trained experiment"):
+        resolve_model("base@step=2", registry)

@@ -43,6 +43,9 @@ class TrainingConfig:
     gradient_accumulation_steps: int = 1
     gradient_checkpointing: bool = False
     max_steps: int = -1
+    # N > 0: also keep the adapter at every 1/N of the run (adapter weights only, small), each
+    # evaluable as `--model NAME@step=S`; the last one is the adapter itself
+    snapshots: int = 0
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,7 @@ def adapter_dir(base: BaseModelSpec, experiment: str) -> Path:
     return settings.models_dir() / slug(base.name) / experiment / "adapter"
 
 
-MODIFIERS = ("scale",)  # NAME@scale=λ
+MODIFIERS = ("scale", "step")  # NAME@scale=λ, NAME@step=S (a snapshot kept by train.py)
 
 
 def parse_modifiers(name: str) -> tuple[str, dict[str, float]]:
@@ -210,11 +213,37 @@ def resolve_model(name: str, registry: Registry, base_name: str | None = None) -
     """What --model names; `NAME@scale=λ` scales an adapter's LoRA contribution by λ."""
     stem, modifiers = parse_modifiers(name)
     choice = _resolve(stem, registry, base_name)
+    if "step" in modifiers:
+        choice = _snapshot(name, choice, modifiers["step"])
     if "scale" in modifiers:
         if choice.adapter_path is None:
             raise UserError(f"--model {name}: @scale applies to a LoRA adapter, and {stem!r} has none")
         choice = replace(choice, label=name, adapter_scale=modifiers["scale"])
     return choice
+
+
+SNAPSHOTS_DIR = "snapshots"  # beside an experiment's adapter: snapshots/step-00040/
+
+
+def snapshot_dir(run_dir: Path, step: int) -> Path:
+    return run_dir / SNAPSHOTS_DIR / f"step-{step:05d}"
+
+
+def _snapshot(name: str, choice: ModelChoice, step: float) -> ModelChoice:
+    """The adapter train.py kept at `step` of the experiment's run (snapshots = N)."""
+    if choice.adapter_path is None or choice.experiment is None:
+        raise UserError(f"--model {name}: @step names a snapshot of a trained experiment's run")
+    if step != int(step) or step < 1:
+        raise UserError(f"--model {name}: step must be a whole number >= 1")
+    run_dir = choice.adapter_path.parent
+    path = snapshot_dir(run_dir, int(step))
+    if not (path / "adapter_config.json").is_file():
+        kept = sorted(int(p.name.removeprefix("step-")) for p in (run_dir / SNAPSHOTS_DIR).glob("step-*"))
+        raise UserError(
+            f"--model {name}: no snapshot at step {int(step)} under {run_dir / SNAPSHOTS_DIR} "
+            + (f"(kept: {', '.join(map(str, kept))})" if kept else "(train with `snapshots = N` to keep them)")
+        )
+    return replace(choice, label=name, adapter_path=path)
 
 
 def _resolve(name: str, registry: Registry, base_name: str | None) -> ModelChoice:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tradeoff.config.experiments import SNAPSHOTS_DIR
 from tradeoff.errors import UserError
 from tradeoff.inference.provenance import git_state, package_versions
 from tradeoff.models.identity import base_identity
@@ -79,7 +80,7 @@ def resume_key(plan: TrainPlan, identity: dict[str, Any], checksums: dict[str, s
     (it changes memory, not the maths).
     """
     training = plan.describe()["training"]
-    for loose in ("max_steps", "gradient_checkpointing"):
+    for loose in ("max_steps", "gradient_checkpointing", "snapshots"):
         training.pop(loose)
     base = {k: identity[k] for k in ("base", "base_sha256", "base_fingerprint") if k in identity}
     return {"experiment": plan.experiment, "base": base, "training": training, "limit": plan.limit, "data": checksums}
@@ -187,7 +188,9 @@ def adapter_staleness(plan: TrainPlan) -> str | None:
         if recorded.get(key) != wanted.get(key):
             if key == "training" and isinstance(recorded.get(key), dict):
                 changed = sorted(
-                    k for k in wanted[key] if recorded[key].get(k) != wanted[key][k] and k not in _SAME_MATH
+                    k
+                    for k in wanted[key]
+                    if recorded[key].get(k, 0 if k == "snapshots" else None) != wanted[key][k] and k not in _SAME_MATH
                 )
                 if not changed:
                     continue
@@ -219,6 +222,8 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any]) -> Pat
         )
     key = resume_key(plan, identity, checksums)
     checkpoint = choose_resume_point(plan, key)
+    if checkpoint is None and is_rank_zero():  # a fresh run: another run's snapshots must not pass for its own
+        shutil.rmtree(plan.run_dir / SNAPSHOTS_DIR, ignore_errors=True)
 
     cuda = torch.cuda.is_available()
     mode, weights_dtype = precision(plan.base.dtype, cuda, cuda and torch.cuda.is_bf16_supported())
@@ -278,7 +283,7 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any]) -> Pat
         args=args,
         train_dataset=dataset.features,
         data_collator=PadCollator(tokenizer.pad_token_id, multiple_of=8 if cuda else 1),
-        callbacks=[throughput, *extra_callbacks],
+        callbacks=[throughput, *([_SnapshotCallback(plan, identity)] if cfg.snapshots else []), *extra_callbacks],
     )
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -325,6 +330,43 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any]) -> Pat
             "wall_time_s": round(time.time() - started, 2),
         },
     )
+
+
+def snapshot_steps(max_steps: int, snapshots: int) -> list[int]:
+    """The steps at every 1/N of the run, before the last (the last is the adapter itself)."""
+    return sorted({max(1, round(k * max_steps / snapshots)) for k in range(1, snapshots)} - {max_steps})
+
+
+def _SnapshotCallback(plan: TrainPlan, identity: dict[str, Any]) -> Any:  # noqa: N802 - a class factory
+    """Keeps the adapter at the snapshot steps, each written whole or not at all (staged, renamed)."""
+    from transformers import TrainerCallback
+
+    from tradeoff.config.experiments import snapshot_dir
+    from tradeoff.training.outputs import publish_adapter, stage_adapter
+
+    base_keys = {k: identity[k] for k in ("base", "base_sha256", "base_fingerprint") if k in identity}
+
+    class SnapshotCallback(TrainerCallback):  # type: ignore[misc]
+        def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+            if not state.is_world_process_zero or model is None:
+                return
+            if state.global_step not in snapshot_steps(state.max_steps, plan.training.snapshots):
+                return
+            meta = {
+                **base_keys,  # what check_adapter_base compares
+                "base_model": plan.base.name,
+                "experiment": plan.experiment,
+                "global_step": state.global_step,
+                "max_steps": state.max_steps,
+                "fraction": round(state.global_step / state.max_steps, 4),
+                "snapshot": True,
+            }
+            staging, _ = stage_adapter(model, plan.run_dir, meta)
+            target = snapshot_dir(plan.run_dir, state.global_step)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            publish_adapter(staging, target)
+
+    return SnapshotCallback()
 
 
 def check_target_modules(location: str, plan: TrainPlan) -> None:
