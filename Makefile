@@ -17,7 +17,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint study-slice
+.PHONY: install demo test lint study-slice curve-slice
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,23 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The trade-off curves on the CPU (docs/curve-cpu-slice/): v1 and v2 trained on a slice with a
+# snapshot every 10%, then base-0shot, each experiment's 50% snapshot, its λ = 0.5 point and its
+# final adapter evaluated on the same Spider cases, MMLU questions and perplexity texts; each
+# model's results are copied as it finishes, so an interrupted run keeps what it measured.
+CURVE_DIR := docs/curve-cpu-slice
+CURVE_MODELS := $(CURDIR)/.cache/curve-models
+CURVE_TRAIN ?= --limit 80 --max-steps 20
+CURVE_EVAL ?= --limit 20 --mmlu-limit 1 --mmlu-formulation both --perplexity-limit 2 --suite all -q
+CURVE_POINTS ?= base-0shot v1@step=10 v1@scale=0.5 v1 v2@step=10 v2@scale=0.5 v2
+curve-slice: install
+	for e in v1 v2; do TRADEOFF_MODELS_DIR=$(CURVE_MODELS) $(BIN)/python train.py --experiment $$e $(CURVE_TRAIN) --if-missing || exit $$?; done
+	mkdir -p $(CURVE_DIR)/results
+	for m in $(CURVE_POINTS); do \
+	  TRADEOFF_MODELS_DIR=$(CURVE_MODELS) $(BIN)/pytest -n auto --model $$m $(CURVE_EVAL) --results-dir out/curve-slice || exit $$?; \
+	  cp out/curve-slice/results/*.json $(CURVE_DIR)/results/; \
+	done
+	for e in v1 v2; do mkdir -p $(CURVE_DIR)/training/smollm2-135m/$$e && \
+	  cp $(CURVE_MODELS)/smollm2-135m/$$e/run.json $(CURVE_MODELS)/smollm2-135m/$$e/loss.json $(CURVE_DIR)/training/smollm2-135m/$$e/; done
+	$(BIN)/python -m reports.compare --results-dir $(CURVE_DIR) --out $(CURVE_DIR) --training-dir $(CURVE_DIR)/training

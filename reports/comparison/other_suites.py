@@ -3,6 +3,8 @@ MMLU, the trade-off's two axes): each model's own summary lines of that suite.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from reports.comparison.build import Report
 from tradeoff.suites import registry
 
@@ -17,10 +19,22 @@ def other_suites(report: Report) -> list[tuple[str, list[tuple[str, list[str]]]]
             continue
         suite = registry.get(name)
         blocks = [
-            (m.label, suite.summary_lines(m.label, m.run.data["suites"][name], m.run.data.get("settings") or {}))
+            (m.label, _lines(suite, m.label, m.run.data["suites"][name], m.run.data.get("settings") or {}))
             for m in report.models
             if name in (m.run.data.get("suites") or {})
         ]
         if blocks:
             out.append((name, blocks))
     return out
+
+
+def _lines(suite: Any, label: str, summary: Any, settings: dict[str, Any]) -> list[str]:
+    """The suite's own lines; a summary it cannot read (another version's) is said, not raised."""
+    try:
+        return list(suite.summary_lines(label, summary, settings))
+    except (KeyError, TypeError, ValueError) as exc:
+        return [f"{name_of(suite)} summary of {label} unreadable ({type(exc).__name__}: {exc})"]
+
+
+def name_of(suite: Any) -> str:
+    return str(getattr(suite, "name", "suite"))

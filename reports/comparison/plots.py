@@ -135,6 +135,48 @@ def loss_curve(run: TrainingRun) -> bytes | None:
     return to_png(fig)
 
 
+def tradeoff_curves(report: Report) -> bytes | None:
+    """The learning-forgetting plane: one curve per experiment through its snapshots (solid) and
+    its λ points (dashed), from the base model at the origin; 95% intervals on both axes; the
+    Pareto front ringed."""
+    from reports.comparison.curves import curve_points, curves, pareto_front
+
+    points = curve_points(report)
+    if not any(p.kind != "final" for p in points):
+        return None  # single points per experiment: the trade-off plane above shows them
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.2, 5.2))
+    colors: dict[str, str] = {}
+    for (experiment, kind), line in curves(points).items():
+        color = colors.setdefault(experiment, f"C{len(colors)}")
+        xs, ys = zip(*line)
+        ax.plot(xs, ys, ls="-" if kind == "snapshots" else "--", color=color, lw=1.2, label=f"{experiment} ({kind})")
+    front = pareto_front(points)
+    for p in points:
+        color = colors.setdefault(p.experiment, f"C{len(colors)}")
+        xerr = (
+            [[max(0.0, p.learning - p.learning_ci[0])], [max(0.0, p.learning_ci[1] - p.learning)]]
+            if p.learning_ci
+            else None
+        )
+        yerr = [[max(0.0, p.forgetting - p.forgetting_ci[0])], [max(0.0, p.forgetting_ci[1] - p.forgetting)]]
+        ax.errorbar(p.learning, p.forgetting, xerr=xerr, yerr=yerr, fmt="o", color=color, capsize=3, ms=5, alpha=0.9)
+        if p.label in front:
+            ax.plot(p.learning, p.forgetting, "o", ms=13, mfc="none", mec="black", mew=1.2)
+        ax.annotate(p.label, (p.learning, p.forgetting), textcoords="offset points", xytext=(5, 5), fontsize=7)
+    ax.plot(0, 0, "ks", ms=6)
+    ax.annotate("base", (0, 0), textcoords="offset points", xytext=(5, -10), fontsize=8)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel("learning: Spider EX (official) change (points)")
+    ax.set_ylabel(f"forgetting: {points[0].signal} (nats, up = worse)", fontsize=8)
+    ax.set_title("Learning vs. forgetting per checkpoint and λ (ringed: Pareto front)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return to_png(fig)
+
+
 def figures(report: Report) -> list[tuple[str, str, bytes]]:
     """(id, caption, png) for every figure the data supports."""
     out = []
@@ -147,6 +189,17 @@ def figures(report: Report) -> list[tuple[str, str, bytes]]:
                 "micro accuracy (y) per fine-tuned model, on the questions both runs scored; bars are "
                 "Newcombe 95% intervals of the paired change.",
                 plane,
+            )
+        )
+    curve = tradeoff_curves(report)
+    if curve:
+        out.append(
+            (
+                "tradeoff-curves",
+                "Learning-forgetting plane: each experiment's curve from the base model (origin) through its "
+                "snapshots (solid; t = fraction of the run) and its λ points (dashed; t = λ) to its final "
+                "adapter. Bars are 95% intervals of the paired changes; ringed points form the Pareto front.",
+                curve,
             )
         )
     cats = mmlu_category_changes(report)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from metrics.spider_variants import VARIANTS
-from reports.comparison import forgetting
+from reports.comparison import curves, forgetting
 from reports.comparison.build import (
     AVERAGES,
     DIAGNOSTIC_HEADERS,
@@ -522,6 +522,43 @@ def _metadata_section(report: Report) -> Markup:
     )
 
 
+def _curves_section(report: Report, figs: dict[str, tuple[str, bytes]]) -> Markup:
+    points = curves.curve_points(report)
+    if not points:
+        return Markup("")
+    front = curves.pareto_front(points)
+    rows = [
+        [
+            p.experiment,
+            p.label,
+            p.kind,
+            f"{p.t:g}",
+            f"{p.learning:+.2f} " + (f"[{p.learning_ci[0]:+.1f}, {p.learning_ci[1]:+.1f}]" if p.learning_ci else ""),
+            fmt_p(p.learning_p),
+            f"{p.forgetting:+.4f} [{p.forgetting_ci[0]:+.4f}, {p.forgetting_ci[1]:+.4f}]",
+            fmt_p(p.forgetting_p),
+            "yes" if p.label in front else "",
+        ]
+        for p in points
+    ]
+    headers = [
+        "experiment",
+        "point",
+        "kind",
+        "t",
+        "Spider EX Δ (points) [95% CI]",
+        "p",
+        "forgetting Δ (nats) [95% CI]",
+        "p (Holm)",
+        "Pareto",
+    ]
+    parts: list[Any] = [tag("h2", "Trade-off curves"), tag("p", curves.headline(points))]
+    if "tradeoff-curves" in figs:
+        parts.append(_figure(*figs["tradeoff-curves"]))
+    parts.append(table(headers, rows, left=3))
+    return join(parts)
+
+
 def _forgetting_section(report: Report) -> Markup:
     parts: list[Any] = []
     for c in report.comparisons:
@@ -568,6 +605,7 @@ def render(report: Report, figures: list[tuple[str, str, bytes]]) -> str:
             *top_figures,
             _spider_section(report),
             _mmlu_section(report),
+            _curves_section(report, figs),
             _forgetting_section(report),
             _other_suites_section(report),
             _errors_section(report),

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from metrics.spider_variants import VARIANTS
-from reports.comparison import forgetting
+from reports.comparison import curves, forgetting
 from reports.comparison.build import (
     AVERAGES,
     DIAGNOSTIC_HEADERS,
@@ -206,6 +206,25 @@ def render(report: Report) -> str:
                 [[CATEGORIES[c], *[m.errors.counts.get(c, 0) for m in spider_models]] for c in present]
                 + [["failed cases", *[m.errors.failed for m in spider_models]]],
             )
+    points = curves.curve_points(report)
+    if points:
+        front = curves.pareto_front(points)
+        lines += ["## Trade-off curves", "", curves.headline(points), ""]
+        lines += _table(
+            ["experiment", "point", "kind", "t", "Spider EX Δ (points)", "forgetting Δ (nats) [95% CI]", "Pareto"],
+            [
+                [
+                    p.experiment,
+                    p.label,
+                    p.kind,
+                    f"{p.t:g}",
+                    f"{p.learning:+.2f}",
+                    f"{p.forgetting:+.4f} [{p.forgetting_ci[0]:+.4f}, {p.forgetting_ci[1]:+.4f}]",
+                    "yes" if p.label in front else "",
+                ]
+                for p in points
+            ],
+        ) + [""]
     if any(c.forgetting for c in report.comparisons):
         lines += ["## Forgetting signals (continuous, paired)", "", forgetting.EXPLAINED, ""]
         for c in report.comparisons:

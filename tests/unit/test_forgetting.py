@@ -17,7 +17,9 @@ def test_gold_logprob_letter_is_normalised_over_the_four_letters():
     z = sum(math.exp(v) for v in lls)
     assert gold_logprob(lls, 1, "letter", "ABCD") == pytest.approx(-2.0 - math.log(z))
     # adding a constant to every letter changes nothing: only the distribution over A-D counts
-    assert gold_logprob([v - 7 for v in lls], 1, "letter", "ABCD") == pytest.approx(gold_logprob(lls, 1, "letter", "ABCD"))
+    assert gold_logprob([v - 7 for v in lls], 1, "letter", "ABCD") == pytest.approx(
+        gold_logprob(lls, 1, "letter", "ABCD")
+    )
 
 
 def test_gold_logprob_cloze_is_per_character_of_the_gold_option():
@@ -31,7 +33,7 @@ def test_paired_mean_change_on_a_hand_made_table():
     assert c.n == 8 and c.diff == pytest.approx(-0.3)
     assert c.base == pytest.approx(sum(base) / 8) and c.new == pytest.approx(sum(new) / 8)
     assert c.ci == pytest.approx((-0.3, -0.3))  # identical differences: no spread
-    assert c.p_value == pytest.approx(1 / 2001 * (1 + 2000 * 2 ** -7), abs=0.01)  # only all-same-sign flips tie
+    assert c.p_value == pytest.approx(1 / 2001 * (1 + 2000 * 2**-7), abs=0.01)  # only all-same-sign flips tie
     assert c.p_value < 0.05
     mixed = paired_mean_change(base, [b + d for b, d in zip(base, [0.3, -0.3] * 4)], resamples=2000, seed=0)
     assert mixed.diff == pytest.approx(0.0) and mixed.p_value == 1.0

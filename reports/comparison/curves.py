@@ -1,0 +1,138 @@
+"""The trade-off as curves: every fine-tuned model is a point of its experiment's curve.
+
+A point is one comparison against the base model. Its learning is the Spider EX change (the
+official verdict, paired, with Newcombe's interval). Its forgetting is a continuous paired
+signal (reports/comparison/forgetting.py), taken from the first one every point recorded:
+loss per token on general text, then the MMLU cloze, then the letter gold log-probability.
+Forgetting is oriented so that up means more is forgotten.
+
+Each experiment has two curves from the base model at the origin to its final adapter: one
+through its snapshots (t = the fraction of the run) and one through its λ points (t = λ,
+partial adaptation). The Pareto front holds the points no other point beats on both axes:
+more learning and less forgetting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reports.comparison.build import Comparison, Report
+from tradeoff.statistics import MeanChange
+
+SIGNAL_ORDER = ("perplexity", "mmlu-cloze", "mmlu-letter")
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    label: str
+    experiment: str
+    kind: str  # "snapshot" (t = fraction of the run), "scale" (t = λ) or "final" (t = 1)
+    t: float
+    learning: float  # Spider EX change, points
+    learning_ci: tuple[float, float] | None  # points
+    learning_p: float | None
+    forgetting: float  # the signal's change, oriented: > 0 is forgetting
+    forgetting_ci: tuple[float, float]
+    forgetting_p: float
+    signal: str
+
+
+def _position(c: Comparison) -> tuple[str, str, float]:
+    """(experiment, kind, t) of a fine-tuned run, from its identity and adapter record."""
+    data = c.new.run.data
+    ident = data.get("identity") or {}
+    meta = ident.get("adapter_meta") or {}
+    experiment = str(meta.get("experiment") or str(data.get("model", c.new.label)).split("@")[0])
+    if ident.get("adapter_scale") is not None and float(ident["adapter_scale"]) != 1.0:
+        return experiment, "scale", float(ident["adapter_scale"])
+    if meta.get("snapshot"):
+        return experiment, "snapshot", float(meta.get("fraction") or 0.0)
+    return experiment, "final", 1.0
+
+
+def chosen_signal(report: Report) -> str | None:
+    """The forgetting signal every comparison with a Spider change recorded, in SIGNAL_ORDER."""
+    usable = [c for c in report.comparisons if c.spider.get("overall", {}).get("official")]
+    for key in SIGNAL_ORDER:
+        if usable and all(any(s.key == key for s in c.forgetting) for c in usable):
+            return key
+    return None
+
+
+def curve_points(report: Report) -> list[CurvePoint]:
+    key = chosen_signal(report)
+    if key is None:
+        return []
+    out = []
+    for c in report.comparisons:
+        spider = c.spider.get("overall", {}).get("official")
+        signal = next((s for s in c.forgetting if s.key == key), None)
+        if spider is None or spider.points is None or signal is None:
+            continue
+        sign = 1.0 if not signal.higher_is_better else -1.0  # up = forgetting
+        ch: MeanChange = signal.change
+        lo, hi = sorted((sign * ch.ci[0], sign * ch.ci[1]))
+        p = ch.p_adjusted if ch.p_adjusted is not None else ch.p_value
+        paired = spider.paired
+        experiment, kind, t = _position(c)
+        out.append(
+            CurvePoint(
+                c.new.label,
+                experiment,
+                kind,
+                t,
+                spider.points,
+                (100 * paired.diff_ci[0], 100 * paired.diff_ci[1]) if paired and paired.diff_ci else None,
+                paired.p if paired else None,
+                sign * ch.diff,
+                (lo, hi),
+                p,
+                signal.label,
+            )
+        )
+    return sorted(out, key=lambda p: (p.experiment, p.kind != "final", p.kind, p.t))
+
+
+def pareto_front(points: list[CurvePoint]) -> set[str]:
+    """Labels of the points no other point dominates (at least as much learning and at most as
+    much forgetting, strictly better on one); the base model (0, 0) takes part."""
+    candidates = [(p.label, p.learning, p.forgetting) for p in points] + [("base", 0.0, 0.0)]
+    front = set()
+    for label, x, y in candidates:
+        dominated = any((x2 >= x and y2 <= y) and (x2 > x or y2 < y) for other, x2, y2 in candidates if other != label)
+        if not dominated and label != "base":
+            front.add(label)
+    return front
+
+
+def curves(points: list[CurvePoint]) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """(experiment, "snapshots" | "λ") -> the curve's (learning, forgetting) from the origin to the final adapter."""
+    out: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for experiment in sorted({p.experiment for p in points}):
+        mine = [p for p in points if p.experiment == experiment]
+        final = [p for p in mine if p.kind == "final"]
+        for kind, name in (("snapshot", "snapshots"), ("scale", "λ")):
+            along = sorted((p for p in mine if p.kind == kind), key=lambda p: p.t)
+            if along:
+                out[(experiment, name)] = [(0.0, 0.0), *((p.learning, p.forgetting) for p in along + final)]
+    return out
+
+
+def headline(points: list[CurvePoint]) -> str:
+    """Which point gives the best trade-off (on the front, most learning), and whether its
+    changes are significant."""
+    if not points:
+        return ""
+    front = pareto_front(points)
+    best = max((p for p in points if p.label in front), key=lambda p: (p.learning, -p.forgetting), default=None)
+    if best is None:
+        return "No fine-tuned point beats the base model on either axis: the base model is the whole front."
+    learn = "significant" if best.learning_p is not None and best.learning_p < 0.05 else "not significant"
+    forget = "significant" if best.forgetting_p < 0.05 else "not significant"
+    others = sorted(front - {best.label})
+    return (
+        f"Best trade-off: {best.label} ({best.experiment}, {best.kind} t = {best.t:g}): Spider EX "
+        f"{best.learning:+.2f} points ({learn}, paired McNemar), forgetting {best.forgetting:+.4f} nats on "
+        f"{best.signal} ({forget}, Holm-adjusted permutation test). "
+        + (f"Also on the Pareto front: {', '.join(others)}." if others else "It is the only point on the Pareto front.")
+    )

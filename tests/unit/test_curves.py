@@ -1,0 +1,95 @@
+"""The trade-off curves built from synthetic results: points, their positions on the curves,
+the Pareto front, the headline, the figure and the tables."""
+
+import json
+
+import pytest
+
+from reports.compare import build_report
+from reports.comparison.build import build
+from reports.comparison.curves import CurvePoint, curve_points, curves, headline, pareto_front
+
+BASE = {"base": "x", "base_sha256": "aaa"}
+
+
+def write(folder, label, spider_right: int, loss_shift: float, identity: dict) -> None:
+    cases = []
+    for i in range(60):
+        cases.append(
+            {
+                "suite": "spider",
+                "case_id": f"db-{i:04d}",
+                "outcome": "passed" if i < spider_right else "failed",
+                "props": {"hardness": "easy", "db_id": "db"},
+            }
+        )
+        cases.append(
+            {
+                "suite": "perplexity",
+                "case_id": f"anatomy-val-{i:04d}-text",
+                "outcome": "passed",
+                "props": {"category": "stem", "loglikelihood": -50.0 - i % 7 - 20 * loss_shift, "tokens": 20},
+            }
+        )
+    data = {
+        "model": label,
+        "identity": identity,
+        "settings": {"spider_shots": 0},
+        "suites": {},
+        "cases": cases,
+    }
+    (folder / "results").mkdir(exist_ok=True)
+    (folder / "results" / f"{label.replace('@', '_').replace('=', '_')}.json").write_text(json.dumps(data))
+
+
+def adapter(experiment: str, sha: str, **extra) -> dict:
+    meta = {"experiment": experiment, **extra.pop("meta", {})}
+    return {**BASE, "adapter_sha256": sha, "adapter_meta": meta, **extra}
+
+
+@pytest.fixture
+def results(tmp_path):
+    write(tmp_path, "base", 10, 0.0, dict(BASE))
+    write(tmp_path, "v1@step=5", 20, 0.02, adapter("v1", "s5", meta={"snapshot": True, "fraction": 0.5}))
+    write(tmp_path, "v1@scale=0.5", 25, 0.01, adapter("v1", "f1", adapter_scale=0.5))
+    write(tmp_path, "v1", 40, 0.10, adapter("v1", "f1"))
+    write(tmp_path, "v2", 30, 0.30, adapter("v2", "f2"))  # dominated by v1: less learning, more forgetting
+    return tmp_path
+
+
+def test_points_sit_on_their_experiments_curves(results):
+    report = build(results, resamples=200)
+    points = {p.label: p for p in curve_points(report)}
+    assert set(points) == {"v1_step_5", "v1_scale_0.5", "v1", "v2"}  # labels are the results files'
+    assert (points["v1_step_5"].kind, points["v1_step_5"].t) == ("snapshot", 0.5)
+    assert (points["v1_scale_0.5"].kind, points["v1_scale_0.5"].t) == ("scale", 0.5)
+    assert points["v1"].kind == "final" and points["v1"].learning == pytest.approx(50.0)  # 10/60 -> 40/60
+    assert points["v1"].forgetting == pytest.approx(20 * 0.10 / 20)  # loss per token rises by 0.1 nats
+    assert points["v1"].forgetting_ci[0] <= points["v1"].forgetting <= points["v1"].forgetting_ci[1]
+    lines = curves(list(points.values()))
+    assert lines[("v1", "snapshots")][0] == (0.0, 0.0)  # from the base model at the origin
+    assert lines[("v1", "snapshots")][-1] == (points["v1"].learning, points["v1"].forgetting)  # to the final adapter
+    assert ("v1", "λ") in lines and ("v2", "snapshots") not in lines
+
+
+def test_pareto_front_and_headline(results):
+    points = curve_points(build(results, resamples=200))
+    front = pareto_front(points)
+    assert front == {"v1", "v1_scale_0.5"}  # v2 and the snapshot are dominated (less learning, more forgetting)
+    text = headline(points)
+    assert text.startswith("Best trade-off: v1 ")
+    assert "significant" in text
+
+
+def test_pareto_front_ignores_points_worse_than_the_base():
+    worse = CurvePoint("bad", "e", "final", 1.0, -5.0, None, None, 0.2, (0.1, 0.3), 0.01, "s")
+    assert pareto_front([worse]) == set()
+    assert "base model is the whole front" in headline([worse])
+
+
+def test_the_report_draws_the_curves(results):
+    index = build_report(results, resamples=200)
+    page = index.read_text()
+    assert "Trade-off curves" in page and "Learning-forgetting plane" in page
+    assert page.count("data:image/png;base64,") >= 1  # the curve figure (no MMLU here: no accuracy plane)
+    assert "## Trade-off curves" in (index.parent / "summary.md").read_text()
