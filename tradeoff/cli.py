@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tradeoff.suites.spider.prepare",
         "build a Spider directory in the official layout from a release archive",
     ),
+    "sweep": (
+        "tradeoff.sweep",
+        "evaluate several models (snapshots, λ points, experiments) on one base load, then the report",
+    ),
     "report": ("reports.compare", "build the comparison report from every results JSON in a results dir"),
     "crosscheck-mmlu": (
         "tradeoff.suites.mmlu.lmeval_crosscheck",

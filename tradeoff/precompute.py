@@ -19,6 +19,7 @@ from tradeoff.config import settings
 from tradeoff.config.run_options import Options, option_specs
 from tradeoff.errors import UserError
 from tradeoff.inference import devices
+from tradeoff.suites.api import ModelAccess
 
 
 def parse(argv: list[str] | None) -> Options:
@@ -32,8 +33,11 @@ def parse(argv: list[str] | None) -> Options:
     return options
 
 
-def run(options: Options) -> dict[str, Any]:
-    """Compute what the cache lacks for the selected suites; returns counts and timings."""
+def run(options: Options, model: ModelAccess | None = None) -> dict[str, Any]:
+    """Compute what the cache lacks for the selected suites; returns counts and timings.
+
+    `model`: how the model is reached (default: loaded here on first need; `tradeoff sweep`
+    passes adapters swapped on one shared base)."""
     from tradeoff.inference.cache import PredictionCache
     from tradeoff.inference.once_per_device import compute_once
     from tradeoff.inference.provenance import environment, environment_key, process_record, write_environment
@@ -48,7 +52,8 @@ def run(options: Options) -> dict[str, Any]:
     made_by = process_record(*compute)
     write_environment(settings.cache_dir(), environment(*compute))  # for `pytest --computed-on` elsewhere
     cache = PredictionCache(settings.cache_dir() / "predictions.sqlite")
-    model = LazyModel(options.model, device, options.model_name, options.batch_size)
+    if model is None:
+        model = LazyModel(options.model, device, options.model_name, options.batch_size)
     locks = settings.cache_dir() / "locks"
     report: dict[str, Any] = {"model": options.model_name, "model_key": key}
     for suite in options.suites:
@@ -58,7 +63,7 @@ def run(options: Options) -> dict[str, Any]:
         compute_once(cache, key, work.jobs, locks, 0, 1, work.compute, made_by)
         report[suite.name] = {"cases": len(work.jobs), "seconds": time.perf_counter() - start}
     cache.close()
-    report["model_loaded"] = model.loaded
+    report["model_loaded"] = bool(getattr(model, "loaded", False))
     return report
 
 

@@ -519,3 +519,50 @@ def test_snapshots_are_models_with_identities_of_their_own(world, monkeypatch):
         resolve_model("snap@step=3", registry)
     with pytest.raises(UserError, match="snapshot of a trained experiment"):
         resolve_model("base@step=2", registry)
+
+
+def test_sweep_scores_every_model_on_one_base_load(world, trained, tmp_path):
+    """`tradeoff sweep`: the base, the adapter and its λ = 0.5 point computed in one process on
+    one base load, then each scored by pytest from the cache (nothing generated there)."""
+    env = dict(os.environ)
+    env.update(
+        TRADEOFF_MODELS_DIR=str(world["root"] / "models"),
+        TRADEOFF_CACHE_DIR=str(tmp_path / "cache"),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        DEEPEVAL_TELEMETRY_OPT_OUT="1",
+    )
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "tradeoff.cli",
+        "sweep",
+        "--models",
+        "base,v1,v1@scale=0.5",
+        "--experiments",
+        str(world["experiments"]),
+        "--spider-dir",
+        str(world["spider"]),
+        "--suite",
+        "spider",
+        "--spider-shots",
+        "0",
+        "--max-new-tokens",
+        "8",
+        "--results-dir",
+        str(out),
+        "-p",
+        "no:cacheprovider",
+    ]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "[sweep] base model loaded 1 time(s) for 3 models" in done.stderr
+    assert "loading v1" not in done.stderr  # pytest found every prediction cached
+    for i, name in enumerate(("base", "v1", "v1@scale=0.5"), 1):
+        assert f"[sweep {i}/3] computing {name}" in done.stderr
+    results = {p.stem: json.loads(p.read_text()) for p in (out / "results").glob("*.json")}
+    assert set(results) == {"base", "v1", "v1_scale_0.5"}
+    assert results["v1_scale_0.5"]["identity"]["adapter_scale"] == 0.5
+    assert "adapter_scale" not in results["v1"]["identity"]
+    assert (out / "report" / "index.html").is_file()

@@ -97,9 +97,10 @@ def load_model(choice: ModelChoice, device: str = "cpu") -> LoadedModel:
     return LoadedModel(model, tokenizer, device, identity)
 
 
-def scale_adapter(model: Any, scale: float) -> int:
-    """Multiply every LoRA layer's contribution by `scale` (partial adaptation: W + λ·BA·α/r).
-    Returns how many layers were scaled; none is an error (nothing would be measured)."""
+def scale_adapter(model: Any, scale: float, adapter: str | None = None) -> int:
+    """Multiply every LoRA layer's contribution by `scale` (partial adaptation: W + λ·BA·α/r), for
+    one adapter of a model holding several, or for all. Returns how many layers were scaled; none
+    is an error (nothing would be measured)."""
     from peft.tuners.lora import LoraLayer
 
     layers = [m for m in model.modules() if isinstance(m, LoraLayer)]
@@ -107,7 +108,8 @@ def scale_adapter(model: Any, scale: float) -> int:
         raise UserError("adapter scale: the model has no LoRA layers to scale")
     for layer in layers:
         for name in list(layer.scaling):
-            layer.scaling[name] = layer.scaling[name] * scale
+            if adapter is None or name == adapter:
+                layer.scaling[name] = layer.scaling[name] * scale
     return len(layers)
 
 
