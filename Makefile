@@ -60,21 +60,18 @@ lint: install
 	$(BIN)/mypy
 
 # The trade-off curves on the CPU (docs/curve-cpu-slice/): v1 and v2 trained on a slice with a
-# snapshot every 10%, then base-0shot, each experiment's 50% snapshot, its λ = 0.5 point and its
-# final adapter evaluated on the same Spider cases, MMLU questions and perplexity texts; each
-# model's results are copied as it finishes, so an interrupted run keeps what it measured.
+# snapshot every 10%, then one `tradeoff sweep` (the base model loaded once, adapters swapped on
+# it): base-0shot, each experiment's 50% snapshot, its λ = 0.5 point and its final adapter, on
+# the same Spider cases, MMLU questions and perplexity texts; then the results are copied here.
 CURVE_DIR := docs/curve-cpu-slice
 CURVE_MODELS := $(CURDIR)/.cache/curve-models
 CURVE_TRAIN ?= --limit 80 --max-steps 20
 CURVE_EVAL ?= --limit 20 --mmlu-limit 1 --mmlu-formulation both --perplexity-limit 2 --suite all -q
-CURVE_POINTS ?= base-0shot v1@step=10 v1@scale=0.5 v1 v2@step=10 v2@scale=0.5 v2
+CURVE_POINTS ?= base-0shot,v1@step=10,v1@scale=0.5,v1,v2@step=10,v2@scale=0.5,v2
 curve-slice: install
 	for e in v1 v2; do TRADEOFF_MODELS_DIR=$(CURVE_MODELS) $(BIN)/python train.py --experiment $$e $(CURVE_TRAIN) --if-missing || exit $$?; done
-	mkdir -p $(CURVE_DIR)/results
-	for m in $(CURVE_POINTS); do \
-	  TRADEOFF_MODELS_DIR=$(CURVE_MODELS) $(BIN)/pytest -n auto --model $$m $(CURVE_EVAL) --results-dir out/curve-slice || exit $$?; \
-	  cp out/curve-slice/results/*.json $(CURVE_DIR)/results/; \
-	done
+	TRADEOFF_MODELS_DIR=$(CURVE_MODELS) $(BIN)/tradeoff sweep --models $(CURVE_POINTS) $(CURVE_EVAL) --results-dir out/curve-slice
+	mkdir -p $(CURVE_DIR)/results && cp out/curve-slice/results/*.json $(CURVE_DIR)/results/
 	for e in v1 v2; do mkdir -p $(CURVE_DIR)/training/smollm2-135m/$$e && \
 	  cp $(CURVE_MODELS)/smollm2-135m/$$e/run.json $(CURVE_MODELS)/smollm2-135m/$$e/loss.json $(CURVE_DIR)/training/smollm2-135m/$$e/; done
 	$(BIN)/python -m reports.compare --results-dir $(CURVE_DIR) --out $(CURVE_DIR) --training-dir $(CURVE_DIR)/training

@@ -1,10 +1,12 @@
-"""Forgetting signals that move before accuracy does, each paired question by question.
+"""Continuous signals that move before accuracy does, each paired question by question.
 
 - MMLU, per formulation: the gold answer's log-probability (letter: normalised over A-D;
   cloze: the gold option's log-likelihood per character, what acc_norm ranks by), recorded
   per case by the MMLU suite (`gold_logprob`). Higher is better; a drop is forgetting.
 - Perplexity suite: the loss per token (nats) on general text, token-weighted over texts.
   Lower is better; a rise is forgetting (Kalajdzievski 2024).
+- Gold SQL suite: the loss per token of the gold SQL as the answer to each Spider question, the
+  learning signal beside execution accuracy. Lower is better; a drop is learning.
 
 Each is a weighted mean of per-question differences over the questions both runs scored, with a
 bootstrap interval and a sign-flip permutation p-value from the same pairs
@@ -32,6 +34,7 @@ class Signal:
     higher_is_better: bool
     change: MeanChange
     by_category: dict[str, MeanChange] = field(default_factory=dict)
+    kind: str = "forgetting"  # or "learning": what a significant change in the good direction means
 
     @property
     def forgetting(self) -> bool:
@@ -111,11 +114,16 @@ def signals(base: Run, new: Run, resamples: int = RESAMPLES, seed: int = SEED) -
                     per,
                 )
             )
-    a, b = base.scored("perplexity"), new.scored("perplexity")
     tokens = _prop("tokens")
+    a, b = base.scored("perplexity"), new.scored("perplexity")
     overall, per = _paired(a, b, _loss_per_token, lambda c: tokens(c) or 1.0, resamples, seed)
     if overall is not None:
         out.append(Signal("perplexity", "general text: loss per token (log perplexity)", "nats", False, overall, per))
+    a, b = base.scored("gold_sql"), new.scored("gold_sql")
+    overall, per = _paired(a, b, _loss_per_token, lambda c: tokens(c) or 1.0, resamples, seed)
+    if overall is not None:
+        label = "Spider gold SQL: loss per answer token (learning signal)"
+        out.append(Signal("gold-sql", label, "nats", False, overall, per, kind="learning"))
     adjusted = holm([s.change.p_value for s in out])
     return [replace(s, change=replace(s.change, p_adjusted=p)) for s, p in zip(out, adjusted, strict=True)]
 
@@ -124,7 +132,9 @@ def verdict(signal: Signal) -> str:
     p = signal.change.p_adjusted if signal.change.p_adjusted is not None else signal.change.p_value
     if p >= 0.05:
         return "no significant change"
-    return "forgetting" if signal.forgetting else "improved"
+    if signal.forgetting:  # significant and in the bad direction
+        return "forgetting" if signal.kind == "forgetting" else "worse"
+    return "learning" if signal.kind == "learning" else "better"
 
 
 def rows(signals_: list[Signal]) -> list[list[str]]:
@@ -166,6 +176,6 @@ EXPLAINED = (
     "Continuous signals, paired question by question on what both models scored: a weighted mean of "
     "per-question differences (new − base) with a bootstrap 95% interval over questions and a sign-flip "
     "permutation test; Holm-adjusted within each comparison. Gold log-probability: higher is better; "
-    "loss per token on general text: lower is better. They can show forgetting that accuracy, at chance "
-    "for a small model, cannot."
+    "loss per token on general text and on the gold SQL: lower is better. They can show forgetting and "
+    "learning that accuracy, at chance for a small model, cannot."
 )

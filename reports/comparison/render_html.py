@@ -572,7 +572,9 @@ def _forgetting_section(report: Report) -> Markup:
                 parts.append(table(forgetting.CATEGORY_HEADERS, forgetting.category_rows(s)))
     if not parts:
         return Markup("")
-    return join([tag("h2", "Forgetting signals (continuous, paired)"), tag("p", forgetting.EXPLAINED), *parts])
+    return join(
+        [tag("h2", "Continuous signals (paired): forgetting and learning"), tag("p", forgetting.EXPLAINED), *parts]
+    )
 
 
 def _other_suites_section(report: Report) -> Markup:

@@ -226,7 +226,7 @@ def render(report: Report) -> str:
             ],
         ) + [""]
     if any(c.forgetting for c in report.comparisons):
-        lines += ["## Forgetting signals (continuous, paired)", "", forgetting.EXPLAINED, ""]
+        lines += ["## Continuous signals (paired): forgetting and learning", "", forgetting.EXPLAINED, ""]
         for c in report.comparisons:
             if c.forgetting:
                 lines += [f"### {md(c.new.label)} vs {md(c.base.label)}", ""]

@@ -101,5 +101,5 @@ def test_the_comparison_report_shows_the_signals(tmp_path):
         (tmp_path / "results" / f"{label}.json").write_text(json.dumps(data))
     index = build_report(tmp_path, resamples=200)
     page = index.read_text()
-    assert "Forgetting signals (continuous, paired)" in page and "forgetting" in page
+    assert "Continuous signals (paired): forgetting and learning" in page and "forgetting" in page
     assert "MMLU letter: gold log-probability" in (index.parent / "summary.md").read_text()

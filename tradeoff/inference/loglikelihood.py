@@ -70,3 +70,31 @@ def score_texts(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: in
             totals[i] += float(picked.sum())
             counts[i] += scored
     return [TextScore(total, count) for total, count in zip(totals, counts)]
+
+
+@torch.inference_mode()
+def score_labelled(model: Any, sequences: Sequence[tuple[list[int], list[int]]], batch_size: int) -> list[TextScore]:
+    """Each sequence's summed log-likelihood of its labelled tokens (labels as in training: the
+    token id where it counts, -100 where it does not), every token given all before it."""
+    order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i][0]))
+    out: list[TextScore | None] = [None] * len(sequences)
+    device = next(model.parameters()).device
+    for at in range(0, len(order), batch_size):
+        batch = [sequences[i] for i in order[at : at + batch_size]]
+        width = max(len(ids) for ids, _ in batch)
+        inputs = torch.zeros((len(batch), width), dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, (ids, _) in enumerate(batch):
+            inputs[row, : len(ids)] = torch.tensor(ids)
+            mask[row, : len(ids)] = 1
+        logits = model(input_ids=inputs.to(device), attention_mask=mask.to(device)).logits
+        for row, (ids, labels) in enumerate(batch):
+            # position p predicts token p + 1: score the labelled ones
+            positions = [p for p in range(len(ids) - 1) if labels[p + 1] != -100]
+            if not positions:
+                out[order[at + row]] = TextScore(0.0, 0)
+                continue
+            rows = torch.log_softmax(logits[row, positions].float(), dim=-1)
+            targets = torch.tensor([ids[p + 1] for p in positions], device=device)
+            out[order[at + row]] = TextScore(float(rows.gather(-1, targets[:, None]).sum()), len(positions))
+    return [s for s in out if s is not None]

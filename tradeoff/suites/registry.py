@@ -16,6 +16,7 @@ REGISTERED: dict[str, str] = {
     "spider": "tradeoff.suites.spider.suite",
     "mmlu": "tradeoff.suites.mmlu.suite",
     "perplexity": "tradeoff.suites.perplexity.suite",
+    "gold_sql": "tradeoff.suites.gold_sql.suite",
 }
 # What `--suite` selects when not given: the trade-off's two axes (`--suite all` adds the rest).
 DEFAULT: tuple[str, ...] = ("spider", "mmlu")
