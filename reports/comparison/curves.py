@@ -35,6 +35,8 @@ class CurvePoint:
     forgetting_ci: tuple[float, float]
     forgetting_p: float
     signal: str
+    # category -> (oriented change, its 95% interval) of the same signal
+    categories: tuple[tuple[str, float, tuple[float, float]], ...] = ()
 
 
 def _position(c: Comparison) -> tuple[str, str, float]:
@@ -88,6 +90,10 @@ def curve_points(report: Report) -> list[CurvePoint]:
                 (lo, hi),
                 p,
                 signal.label,
+                tuple(
+                    (cat, sign * m.diff, (min(sign * m.ci[0], sign * m.ci[1]), max(sign * m.ci[0], sign * m.ci[1])))
+                    for cat, m in signal.by_category.items()
+                ),
             )
         )
     return sorted(out, key=lambda p: (p.experiment, p.kind != "final", p.kind, p.t))
@@ -105,6 +111,18 @@ def pareto_front(points: list[CurvePoint]) -> set[str]:
     return front
 
 
+def category_points(points: list[CurvePoint], category: str) -> list[CurvePoint]:
+    """The points with their forgetting in one category (points without it left out)."""
+    from dataclasses import replace
+
+    out = []
+    for p in points:
+        found = next(((d, ci) for cat, d, ci in p.categories if cat == category), None)
+        if found is not None:
+            out.append(replace(p, forgetting=found[0], forgetting_ci=found[1]))
+    return out
+
+
 def curves(points: list[CurvePoint]) -> dict[tuple[str, str], list[tuple[float, float]]]:
     """(experiment, "snapshots" | "λ") -> the curve's (learning, forgetting) from the origin to the final adapter."""
     out: dict[tuple[str, str], list[tuple[float, float]]] = {}
@@ -118,13 +136,52 @@ def curves(points: list[CurvePoint]) -> dict[tuple[str, str], list[tuple[float, 
     return out
 
 
-def headline(points: list[CurvePoint]) -> str:
-    """Which point gives the best trade-off (on the front, most learning), and whether its
-    changes are significant."""
+def best_point(points: list[CurvePoint]) -> CurvePoint | None:
+    """The point on the Pareto front with the most learning (ties: the least forgetting)."""
+    front = pareto_front(points)
+    return max((p for p in points if p.label in front), key=lambda p: (p.learning, -p.forgetting), default=None)
+
+
+def versus(report: Report, best: CurvePoint, points: list[CurvePoint]) -> list[str]:
+    """The best point against every other point, paired on the questions both scored: Spider EX
+    (McNemar's exact test) and the curve's forgetting signal (permutation test), each axis
+    Holm-corrected over the other points."""
+    from reports.comparison.forgetting import signals
+    from tradeoff.statistics import holm, mcnemar_exact
+
+    runs = {m.label: m.run for m in report.models}
+    key = chosen_signal(report)
+    rows = []
+    for other in (p for p in points if p.label != best.label):
+        a, b = runs[other.label].scored("spider"), runs[best.label].scored("spider")
+        common = sorted(a.keys() & b.keys())
+        won = sum(b[k].get("outcome") == "passed" and a[k].get("outcome") != "passed" for k in common)
+        lost = sum(a[k].get("outcome") == "passed" and b[k].get("outcome") != "passed" for k in common)
+        signal = next((s for s in signals(runs[other.label], runs[best.label]) if s.key == key), None)
+        if signal is None or not common:
+            continue
+        rows.append((other.label, 100 * (won - lost) / len(common), mcnemar_exact(lost, won), signal))
+    if not rows:
+        return []
+    p_ex = holm([r[2] for r in rows])
+    p_sig = holm([r[3].change.p_value for r in rows])
+    out = []
+    for (label, ex, _, signal), pe, ps in zip(rows, p_ex, p_sig, strict=True):
+        sign = -1.0 if signal.higher_is_better else 1.0
+        out.append(
+            f"vs {label}: Spider EX {ex:+.2f} points (Holm p {pe:.3f}), forgetting {sign * signal.change.diff:+.4f} "
+            f"nats (Holm p {ps:.3f})"
+        )
+    return out
+
+
+def headline(points: list[CurvePoint], report: Report | None = None) -> str:
+    """Which point gives the best trade-off (on the front, most learning), whether its changes
+    from the base are significant, and (given the report) whether it differs from the others."""
     if not points:
         return ""
     front = pareto_front(points)
-    best = max((p for p in points if p.label in front), key=lambda p: (p.learning, -p.forgetting), default=None)
+    best = best_point(points)
     if best is None:
         return "No fine-tuned point beats the base model on either axis: the base model is the whole front."
     learn = "significant" if best.learning_p is not None and best.learning_p < 0.05 else "not significant"
@@ -135,4 +192,11 @@ def headline(points: list[CurvePoint]) -> str:
         f"{best.learning:+.2f} points ({learn}, paired McNemar), forgetting {best.forgetting:+.4f} nats on "
         f"{best.signal} ({forget}, Holm-adjusted permutation test). "
         + (f"Also on the Pareto front: {', '.join(others)}." if others else "It is the only point on the Pareto front.")
+        + (
+            " Against the other points (positive: the best point learned more or forgot more): "
+            + "; ".join(versus(report, best, points))
+            + "."
+            if report is not None and len(points) > 1
+            else ""
+        )
     )

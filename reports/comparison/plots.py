@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -139,13 +139,48 @@ def tradeoff_curves(report: Report) -> bytes | None:
     """The learning-forgetting plane: one curve per experiment through its snapshots (solid) and
     its λ points (dashed), from the base model at the origin; 95% intervals on both axes; the
     Pareto front ringed."""
-    from reports.comparison.curves import curve_points, curves, pareto_front
+    from reports.comparison.curves import curve_points
 
     points = curve_points(report)
     if not any(p.kind != "final" for p in points):
         return None  # single points per experiment: the trade-off plane above shows them
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.2, 5.2))
+    _draw_curves(ax, points, legend=True)
+    ax.set_ylabel(f"forgetting: {points[0].signal} (nats, up = worse)", fontsize=8)
+    ax.set_title("Learning vs. forgetting per checkpoint and λ (ringed: Pareto front)", fontsize=10)
+    fig.tight_layout()
+    return to_png(fig)
+
+
+def tradeoff_curves_by_category(report: Report) -> bytes | None:
+    """The same plane per category of the forgetting signal (MMLU's four), one panel each."""
+    from reports.comparison.curves import category_points, curve_points
+
+    points = curve_points(report)
+    if not any(p.kind != "final" for p in points):
+        return None
+    categories = sorted({cat for p in points for cat, _, _ in p.categories})
+    if len(categories) < 2:
+        return None
+    plt = _pyplot()
+    cols = 2
+    rows = (len(categories) + 1) // 2
+    fig, axes = plt.subplots(rows, cols, figsize=(9.6, 3.6 * rows), squeeze=False)
+    for ax, category in zip(axes.flat, categories):
+        _draw_curves(ax, category_points(points, category), legend=False, fontsize=6)
+        ax.set_title(CATEGORY_LABELS.get(category, category), fontsize=9)
+        ax.set_ylabel("forgetting (nats)", fontsize=7)
+    for ax in list(axes.flat)[len(categories) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"Per category: {points[0].signal}", fontsize=9)
+    fig.tight_layout()
+    return to_png(fig)
+
+
+def _draw_curves(ax: Any, points: list[Any], legend: bool, fontsize: int = 7) -> None:
+    from reports.comparison.curves import curves, pareto_front
+
     colors: dict[str, str] = {}
     for (experiment, kind), line in curves(points).items():
         color = colors.setdefault(experiment, f"C{len(colors)}")
@@ -163,18 +198,15 @@ def tradeoff_curves(report: Report) -> bytes | None:
         ax.errorbar(p.learning, p.forgetting, xerr=xerr, yerr=yerr, fmt="o", color=color, capsize=3, ms=5, alpha=0.9)
         if p.label in front:
             ax.plot(p.learning, p.forgetting, "o", ms=13, mfc="none", mec="black", mew=1.2)
-        ax.annotate(p.label, (p.learning, p.forgetting), textcoords="offset points", xytext=(5, 5), fontsize=7)
+        ax.annotate(p.label, (p.learning, p.forgetting), textcoords="offset points", xytext=(5, 5), fontsize=fontsize)
     ax.plot(0, 0, "ks", ms=6)
-    ax.annotate("base", (0, 0), textcoords="offset points", xytext=(5, -10), fontsize=8)
+    ax.annotate("base", (0, 0), textcoords="offset points", xytext=(5, -10), fontsize=fontsize)
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_xlabel("learning: Spider EX (official) change (points)")
-    ax.set_ylabel(f"forgetting: {points[0].signal} (nats, up = worse)", fontsize=8)
-    ax.set_title("Learning vs. forgetting per checkpoint and λ (ringed: Pareto front)", fontsize=10)
+    ax.set_xlabel("learning: Spider EX (official) change (points)", fontsize=fontsize + 1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return to_png(fig)
+    if legend:
+        ax.legend(fontsize=fontsize)
 
 
 def figures(report: Report) -> list[tuple[str, str, bytes]]:
@@ -200,6 +232,16 @@ def figures(report: Report) -> list[tuple[str, str, bytes]]:
                 "snapshots (solid; t = fraction of the run) and its λ points (dashed; t = λ) to its final "
                 "adapter. Bars are 95% intervals of the paired changes; ringed points form the Pareto front.",
                 curve,
+            )
+        )
+    by_category = tradeoff_curves_by_category(report)
+    if by_category:
+        out.append(
+            (
+                "tradeoff-curves-categories",
+                "The learning-forgetting plane per category of the forgetting signal (same curves, same "
+                "intervals; the Pareto front is each panel's own).",
+                by_category,
             )
         )
     cats = mmlu_category_changes(report)

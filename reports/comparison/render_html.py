@@ -552,9 +552,8 @@ def _curves_section(report: Report, figs: dict[str, tuple[str, bytes]]) -> Marku
         "p (Holm)",
         "Pareto",
     ]
-    parts: list[Any] = [tag("h2", "Trade-off curves"), tag("p", curves.headline(points))]
-    if "tradeoff-curves" in figs:
-        parts.append(_figure(*figs["tradeoff-curves"]))
+    parts: list[Any] = [tag("h2", "Trade-off curves"), tag("p", curves.headline(points, report))]
+    parts += [_figure(*figs[k]) for k in ("tradeoff-curves", "tradeoff-curves-categories") if k in figs]
     parts.append(table(headers, rows, left=3))
     return join(parts)
 

@@ -209,7 +209,7 @@ def render(report: Report) -> str:
     points = curves.curve_points(report)
     if points:
         front = curves.pareto_front(points)
-        lines += ["## Trade-off curves", "", curves.headline(points), ""]
+        lines += ["## Trade-off curves", "", curves.headline(points, report), ""]
         lines += _table(
             ["experiment", "point", "kind", "t", "Spider EX Δ (points)", "forgetting Δ (nats) [95% CI]", "Pareto"],
             [

@@ -28,7 +28,11 @@ def write(folder, label, spider_right: int, loss_shift: float, identity: dict) -
                 "suite": "perplexity",
                 "case_id": f"anatomy-val-{i:04d}-text",
                 "outcome": "passed",
-                "props": {"category": "stem", "loglikelihood": -50.0 - i % 7 - 20 * loss_shift, "tokens": 20},
+                "props": {
+                    "category": "stem" if i % 2 else "other",
+                    "loglikelihood": -50.0 - i % 7 - 20 * loss_shift,
+                    "tokens": 20,
+                },
             }
         )
     data = {
@@ -67,18 +71,31 @@ def test_points_sit_on_their_experiments_curves(results):
     assert points["v1"].forgetting == pytest.approx(20 * 0.10 / 20)  # loss per token rises by 0.1 nats
     assert points["v1"].forgetting_ci[0] <= points["v1"].forgetting <= points["v1"].forgetting_ci[1]
     lines = curves(list(points.values()))
+    assert {cat for cat, _, _ in points["v1"].categories} == {"stem", "other"}
+    assert lines_ok(points)
     assert lines[("v1", "snapshots")][0] == (0.0, 0.0)  # from the base model at the origin
     assert lines[("v1", "snapshots")][-1] == (points["v1"].learning, points["v1"].forgetting)  # to the final adapter
     assert ("v1", "λ") in lines and ("v2", "snapshots") not in lines
 
 
+def lines_ok(points) -> bool:
+    from reports.comparison.curves import category_points
+
+    stem = {p.label: p for p in category_points(list(points.values()), "stem")}
+    return stem["v1"].forgetting == pytest.approx(0.1)  # every text's loss rose by the same 0.1
+
+
 def test_pareto_front_and_headline(results):
-    points = curve_points(build(results, resamples=200))
+    report = build(results, resamples=200)
+    points = curve_points(report)
     front = pareto_front(points)
     assert front == {"v1", "v1_scale_0.5"}  # v2 and the snapshot are dominated (less learning, more forgetting)
     text = headline(points)
     assert text.startswith("Best trade-off: v1 ")
     assert "significant" in text
+    full = headline(points, report)  # with the paired tests against every other point
+    assert "vs v2: Spider EX +16.67 points" in full  # 40/60 vs 30/60 on the same cases
+    assert "forgetting -0.2000 nats" in full  # v1's loss per token rose 0.1, v2's 0.3
 
 
 def test_pareto_front_ignores_points_worse_than_the_base():
@@ -91,5 +108,6 @@ def test_the_report_draws_the_curves(results):
     index = build_report(results, resamples=200)
     page = index.read_text()
     assert "Trade-off curves" in page and "Learning-forgetting plane" in page
+    assert "The learning-forgetting plane per category" in page  # the per-category panels
     assert page.count("data:image/png;base64,") >= 1  # the curve figure (no MMLU here: no accuracy plane)
     assert "## Trade-off curves" in (index.parent / "summary.md").read_text()
