@@ -3,6 +3,8 @@
 All three score the same questions with the same model object; the script also checks that
 their predictions are identical, so a speed-up can never come from scoring something else.
 Goal: prefix reuse >= 2x lm-eval's questions/s. Exit status 1 if under 99% of predictions agree.
+The contenders run interleaved over --rounds rounds (bench/timing.py): medians, min-max and the
+load average are reported, and --json writes the figures.
 
     python bench/bench_mmlu_scoring.py --model embedded \\
         --subjects abstract_algebra,anatomy,high_school_geography,world_religions --limit 20
@@ -26,6 +28,7 @@ if __package__ in (None, ""):  # run as a script: make the repo importable
 
 import torch  # noqa: E402
 
+from bench.timing import describe, interleaved, load_average, write_figures  # noqa: E402
 from tradeoff.suites.mmlu.lmeval_crosscheck import (  # noqa: E402
     MIN_IDENTICAL_RATE,
     compare,
@@ -87,7 +90,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--random-weights", action="store_true", help="random weights from --model's config.json")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (A B C A B C ...); medians reported")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: beside another job, 2 threads on 2 cores made small operations "
+        "5-18x slower than 1 in the issue's measurements; set it to the idle cores you have)",
+    )
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here as JSON")
     args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
     args.limit = args.limit or None
     subjects = args.subjects.split(",")
 
@@ -95,11 +108,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Warm-up so no contestant pays first-call allocation costs.
     score_mmlu(model, tokenizer, args.mmlu_dir, subjects[:1], args.split, args.shots, args.formulation, 2, 2)
 
-    reuse, t_reuse = _timed_ours(args, model, tokenizer, subjects, reuse=True)
-    plain, t_plain = _timed_ours(args, model, tokenizer, subjects, reuse=False)
-    lm = run_lmeval(
-        model, tokenizer, args.mmlu_dir, subjects, args.split, args.limit, args.shots, args.formulation, args.batch_size
+    before = load_average()
+    timings, results = interleaved(
+        {
+            "ours (prefix reuse)": lambda: _timed_ours(args, model, tokenizer, subjects, reuse=True)[0],
+            "ours (no reuse)": lambda: _timed_ours(args, model, tokenizer, subjects, reuse=False)[0],
+            "lm-eval HFLM": lambda: run_lmeval(
+                model,
+                tokenizer,
+                args.mmlu_dir,
+                subjects,
+                args.split,
+                args.limit,
+                args.shots,
+                args.formulation,
+                args.batch_size,
+            ),
+        },
+        args.rounds,
     )
+    after = load_average()
+    reuse, plain, lm = results["ours (prefix reuse)"], results["ours (no reuse)"], results["lm-eval HFLM"]
+    t_reuse, t_plain = timings["ours (prefix reuse)"].median, timings["ours (no reuse)"].median
+    lm_seconds = timings["lm-eval HFLM"].median
     n = len(reuse)
 
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu threads={torch.get_num_threads()}"
@@ -110,14 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"batch={args.batch_size}"
     )
     print(
-        f"{'scorer':<24}{'seconds':>9}{'q/s':>9}{'vs lm-eval':>12}{'identical':>12}{'max|dll|':>10}"
+        f"{'scorer':<24}{'median s':>9}{'q/s':>9}{'vs lm-eval':>12}{'identical':>12}{'max|dll|':>10}"
         f"{'worst flip margin':>19}"
     )
     ok = True
     for name, scores, seconds in (
         ("ours (prefix reuse)", reuse, t_reuse),
         ("ours (no reuse)", plain, t_plain),
-        ("lm-eval HFLM", None, lm.seconds),
+        ("lm-eval HFLM", None, lm_seconds),
     ):
         same, diff, margin = f"{n}/{n}", "", ""
         if scores is not None:
@@ -129,10 +160,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             gaps = [_top2_gap(lm.cases[c].loglikelihoods) for c in mismatched if c in lm.cases]
             margin = f"{max(gaps, default=0.0):.2g}"
         print(
-            f"{name:<24}{seconds:>9.2f}{n / seconds:>9.2f}{lm.seconds / seconds:>11.2f}x{same:>12}{diff:>10}"
+            f"{name:<24}{seconds:>9.2f}{n / seconds:>9.2f}{lm_seconds / seconds:>11.2f}x{same:>12}{diff:>10}"
             f"{margin:>19}"
         )
-    speedup = lm.seconds / t_reuse
+    speedup = lm_seconds / t_reuse
+    for line in describe(timings, "lm-eval HFLM", before, after):
+        print(line)
+    write_figures(
+        args.json,
+        {
+            "questions": n,
+            "threads": args.threads,
+            "speedup_median": speedup,
+            "load_before": before,
+            "load_after": after,
+        },
+        timings,
+    )
     print(
         f"goal     prefix reuse >= {GOAL_SPEEDUP:.0f}x lm-eval: {'met' if speedup >= GOAL_SPEEDUP else 'NOT met'} "
         f"({speedup:.2f}x)"
