@@ -39,3 +39,19 @@ def test_unknown_command_and_bad_input_are_one_line(tmp_path):
     missing = cli("report", "--results-dir", str(tmp_path / "none"))
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
     assert [line for line in missing.stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.mark.parametrize(
+    "models, message",
+    [
+        ("base-0shot,nope", "unknown --model 'nope'"),
+        ("base-0shot,base-0shot", "names a model twice"),
+        ("v1@scale=x", "is not a number"),
+        ("base@scale=0.5", "applies to a LoRA adapter"),
+    ],
+)
+def test_sweep_refuses_bad_models_before_any_work(models, message):
+    proc = cli("sweep", "--models", models, "--limit", "1")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error:") and message in proc.stderr
+    assert "computing" not in proc.stderr  # nothing started
