@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tradeoff.sweep",
         "evaluate several models (snapshots, λ points, experiments) on one base load, then the report",
     ),
+    "export-official": (
+        "tradeoff.suites.spider.export",
+        "write a run's Spider cases as gold.txt and pred.txt for the official evaluator",
+    ),
     "report": ("reports.compare", "build the comparison report from every results JSON in a results dir"),
     "crosscheck-mmlu": (
         "tradeoff.suites.mmlu.lmeval_crosscheck",

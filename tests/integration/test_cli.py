@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,20 @@ def test_sweep_refuses_bad_models_before_any_work(models, message):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error:") and message in proc.stderr
     assert "computing" not in proc.stderr  # nothing started
+
+
+def test_command_writes_both_files_and_bad_input_is_one_line(tmp_path):
+    path = tmp_path / "v1.json"
+    case = {
+        "suite": "spider",
+        "case_id": "a-0001",
+        "outcome": "passed",
+        "props": {"gold": "SELECT 1", "db_id": "db", "prediction": "SELECT 1"},
+    }
+    path.write_text(json.dumps({"cases": [case]}))
+    done = cli("export-official", "--results", str(path), "--out", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "o" / "gold.txt").read_text() == "SELECT 1\tdb\n"
+    assert (tmp_path / "o" / "pred.txt").read_text() == "SELECT 1\n"
+    bad = cli("export-official", "--results", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o2"))
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
