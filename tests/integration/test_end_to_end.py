@@ -185,3 +185,24 @@ def test_missing_data_dir_is_one_clear_line(tmp_path):
     assert proc.returncode != 0
     assert "Spider data directory not found" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_junitxml_without_a_warning_per_case(tmp_path):
+    """`pytest --junitxml` (CI's convention): the cases' recorded properties land in the XML and no
+    PytestWarning is raised for them (record_property needs junit_family xunit1)."""
+    xml = tmp_path / "junit.xml"
+    done = run_bench(
+        tmp_path,
+        tmp_path / "cache",
+        "0",
+        "--suite",
+        "spider",
+        "--limit",
+        "2",
+        f"--junitxml={xml}",
+        "-W",
+        "error::pytest.PytestWarning",
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    text = xml.read_text()
+    assert text.count("<testcase") == 2 and 'name="reason"' in text
