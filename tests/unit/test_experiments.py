@@ -78,3 +78,26 @@ def test_resolution(tmp_path, monkeypatch):
         resolve_model("no such model!", reg)
     with pytest.raises(UserError, match="neither adapter_config.json nor config.json"):
         resolve_model(str(tmp_path), reg)
+
+
+def test_published_anchors_are_declared_checked_and_shown(tmp_path):
+    """A base model's published figures (experiments.toml) and the report row beside the measured one."""
+    from reports.comparison.build import anchors_text
+    from tradeoff.config.experiments import load_registry
+
+    shipped = load_registry().base_models
+    assert [a.metric for a in shipped["smollm2-135m"].anchors] == ["mmlu-cloze"]
+    assert shipped["mistral-7b"].anchors[0].value == 60.78
+    bad = tmp_path / "e.toml"
+    bad.write_text(
+        '[defaults]\nbase_model = "m"\n[base_models.m]\nsource = "x/y"\n'
+        'anchors = [{ metric = "mmlu", value = 30, source = "card" }]\n'
+    )
+    with pytest.raises(UserError, match="not one of"):
+        load_registry(bad)
+    run = {
+        "anchors": [{"metric": "mmlu-cloze", "value": 29.3, "source": "model card"}],
+        "suites": {"mmlu": {"cloze": {"overall": {"micro": 0.27, "scored": 200}}}},
+    }
+    assert anchors_text(run) == "mmlu-cloze: published 29.3 (model card); here 27.0 on 200 questions"
+    assert anchors_text({}) == "-"

@@ -25,6 +25,20 @@ class BaseModelSpec:
     name: str
     source: str  # hub id, local path, or "pypi-gguf:<package>/<file.gguf>"
     dtype: str = "float32"
+    anchors: tuple[Anchor, ...] = ()  # published figures a run of this model should be near
+
+
+ANCHOR_METRICS = ("mmlu-letter", "mmlu-cloze", "spider-ex")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A published figure for a base model (percent), shown beside the measured one in reports,
+    so a user sees at once whether a run is sane."""
+
+    metric: str  # one of ANCHOR_METRICS
+    value: float
+    source: str
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,19 @@ def _typed(cls: type, raw: dict[str, Any], where: str) -> Any:
     return built
 
 
+def _anchor(raw: Any, where: str) -> Anchor:
+    if not isinstance(raw, dict) or set(raw) != {"metric", "value", "source"}:
+        raise UserError(f"{where}: each anchor is a table with exactly metric, value and source")
+    if raw["metric"] not in ANCHOR_METRICS:
+        raise UserError(f"{where}: metric {raw['metric']!r} is not one of {list(ANCHOR_METRICS)}")
+    value = raw["value"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise UserError(f"{where}: value must be a percentage between 0 and 100, got {value!r}")
+    if not isinstance(raw["source"], str) or not raw["source"].strip():
+        raise UserError(f"{where}: source must say where the figure was published")
+    return Anchor(raw["metric"], float(value), raw["source"])
+
+
 def load_registry(path: Path | None = None) -> Registry:
     path = Path(path) if path else settings.experiments_file()
     try:
@@ -146,13 +173,14 @@ def load_registry(path: Path | None = None) -> Registry:
     for name, table in raw.get("base_models", {}).items():
         if not isinstance(table, dict) or not isinstance(table.get("source"), str):
             raise UserError(f"{path}: base_models.{name} needs a string 'source'")
-        extra = sorted(set(table) - {"source", "dtype"})
+        extra = sorted(set(table) - {"source", "dtype", "anchors"})
         if extra:
             raise UserError(f"{path}: base_models.{name}: unknown key(s) {extra}")
         dtype = table.get("dtype", "float32")
         if dtype not in ("float32", "bfloat16", "float16", "auto"):
             raise UserError(f"{path}: base_models.{name}.dtype: unsupported {dtype!r}")
-        bases[name] = BaseModelSpec(name=name, source=table["source"], dtype=dtype)
+        anchors = tuple(_anchor(a, f"{path}: base_models.{name}.anchors") for a in table.get("anchors", []))
+        bases[name] = BaseModelSpec(name=name, source=table["source"], dtype=dtype, anchors=anchors)
 
     shared_training = raw.get("training", {})
     _typed(TrainingConfig, shared_training, f"{path}: training")
