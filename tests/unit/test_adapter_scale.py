@@ -37,7 +37,7 @@ def test_modifiers_are_parsed_and_checked():
     assert parse_modifiers("v1") == ("v1", {})
     assert parse_modifiers("v1@scale=0.25") == ("v1", {"scale": 0.25})
     assert parse_modifiers("./a@b/adapter") == ("./a@b/adapter", {})  # an @ in a path is no modifier
-    for bad, message in (("v1@scale=x", "not a number"), ("v1@scale=-1", ">= 0"), ("v1@step=3", "unknown modifier")):
+    for bad, message in (("v1@scale=x", "not a number"), ("v1@scale=-1", ">= 0"), ("v1@epoch=3", "unknown modifier")):
         with pytest.raises(UserError, match=message):
             parse_modifiers(bad)
 
