@@ -37,6 +37,8 @@ class CurvePoint:
     signal: str
     # category -> (oriented change, its 95% interval) of the same signal
     categories: tuple[tuple[str, float, tuple[float, float]], ...] = ()
+    learning_axis: str = "Spider EX (official) change (points)"
+    ex_points: float | None = None  # the Spider EX change, whichever signal is the learning axis
 
 
 def _position(c: Comparison) -> tuple[str, str, float]:
@@ -61,31 +63,53 @@ def chosen_signal(report: Report) -> str | None:
     return None
 
 
+GOLD_SQL_AXIS = "learning: Spider gold SQL loss per answer token, decrease (nats)"
+
+
+def learning_signal(report: Report) -> bool:
+    """True when every point recorded the gold SQL loss: the continuous learning axis, which moves
+    where execution accuracy of a small model does not; else the axis is the EX change."""
+    usable = [c for c in report.comparisons if c.spider.get("overall", {}).get("official")]
+    return bool(usable) and all(any(s.key == "gold-sql" for s in c.forgetting) for c in usable)
+
+
 def curve_points(report: Report) -> list[CurvePoint]:
     key = chosen_signal(report)
     if key is None:
         return []
+    continuous = learning_signal(report)
     out = []
     for c in report.comparisons:
         spider = c.spider.get("overall", {}).get("official")
         signal = next((s for s in c.forgetting if s.key == key), None)
         if spider is None or spider.points is None or signal is None:
             continue
+        gold = next((s for s in c.forgetting if s.key == "gold-sql"), None)
         sign = 1.0 if not signal.higher_is_better else -1.0  # up = forgetting
         ch: MeanChange = signal.change
         lo, hi = sorted((sign * ch.ci[0], sign * ch.ci[1]))
         p = ch.p_adjusted if ch.p_adjusted is not None else ch.p_value
         paired = spider.paired
         experiment, kind, t = _position(c)
+        learning_ci: tuple[float, float] | None
+        learning_p: float | None
+        if continuous and gold is not None:  # oriented: a drop in the gold SQL's loss is learning
+            g = gold.change
+            learning, learning_ci = -g.diff, (-g.ci[1], -g.ci[0])
+            learning_p = g.p_adjusted if g.p_adjusted is not None else g.p_value
+        else:
+            learning = spider.points
+            learning_ci = (100 * paired.diff_ci[0], 100 * paired.diff_ci[1]) if paired and paired.diff_ci else None
+            learning_p = paired.p if paired else None
         out.append(
             CurvePoint(
                 c.new.label,
                 experiment,
                 kind,
                 t,
-                spider.points,
-                (100 * paired.diff_ci[0], 100 * paired.diff_ci[1]) if paired and paired.diff_ci else None,
-                paired.p if paired else None,
+                learning,
+                learning_ci,
+                learning_p,
                 sign * ch.diff,
                 (lo, hi),
                 p,
@@ -94,6 +118,8 @@ def curve_points(report: Report) -> list[CurvePoint]:
                     (cat, sign * m.diff, (min(sign * m.ci[0], sign * m.ci[1]), max(sign * m.ci[0], sign * m.ci[1])))
                     for cat, m in signal.by_category.items()
                 ),
+                GOLD_SQL_AXIS if continuous and gold is not None else "learning: Spider EX (official) change (points)",
+                spider.points,
             )
         )
     return sorted(out, key=lambda p: (p.experiment, p.kind != "final", p.kind, p.t))
@@ -157,19 +183,26 @@ def versus(report: Report, best: CurvePoint, points: list[CurvePoint]) -> list[s
         common = sorted(a.keys() & b.keys())
         won = sum(b[k].get("outcome") == "passed" and a[k].get("outcome") != "passed" for k in common)
         lost = sum(a[k].get("outcome") == "passed" and b[k].get("outcome") != "passed" for k in common)
-        signal = next((s for s in signals(runs[other.label], runs[best.label]) if s.key == key), None)
+        pair = signals(runs[other.label], runs[best.label])
+        signal = next((s for s in pair if s.key == key), None)
+        gold = next((s for s in pair if s.key == "gold-sql"), None)
         if signal is None or not common:
             continue
-        rows.append((other.label, 100 * (won - lost) / len(common), mcnemar_exact(lost, won), signal))
+        if best.learning_axis == GOLD_SQL_AXIS and gold is not None:
+            learned = f"gold SQL loss {gold.change.diff:+.4f} nats"
+            p_learn = gold.change.p_value
+        else:
+            learned, p_learn = f"Spider EX {100 * (won - lost) / len(common):+.2f} points", mcnemar_exact(lost, won)
+        rows.append((other.label, learned, p_learn, signal))
     if not rows:
         return []
     p_ex = holm([r[2] for r in rows])
     p_sig = holm([r[3].change.p_value for r in rows])
     out = []
-    for (label, ex, _, signal), pe, ps in zip(rows, p_ex, p_sig, strict=True):
+    for (label, learned, _, signal), pe, ps in zip(rows, p_ex, p_sig, strict=True):
         sign = -1.0 if signal.higher_is_better else 1.0
         out.append(
-            f"vs {label}: Spider EX {ex:+.2f} points (Holm p {pe:.3f}), forgetting {sign * signal.change.diff:+.4f} "
+            f"vs {label}: {learned} (Holm p {pe:.3f}), forgetting {sign * signal.change.diff:+.4f} "
             f"nats (Holm p {ps:.3f})"
         )
     return out
@@ -185,15 +218,17 @@ def headline(points: list[CurvePoint], report: Report | None = None) -> str:
     if best is None:
         return "No fine-tuned point beats the base model on either axis: the base model is the whole front."
     learn = "significant" if best.learning_p is not None and best.learning_p < 0.05 else "not significant"
+    axis = best.learning_axis.removeprefix("learning: ")
     forget = "significant" if best.forgetting_p < 0.05 else "not significant"
     others = sorted(front - {best.label})
     return (
-        f"Best trade-off: {best.label} ({best.experiment}, {best.kind} t = {best.t:g}): Spider EX "
-        f"{best.learning:+.2f} points ({learn}, paired McNemar), forgetting {best.forgetting:+.4f} nats on "
+        f"Best trade-off: {best.label} ({best.experiment}, {best.kind} t = {best.t:g}): {axis} "
+        f"{best.learning:+.4g} ({learn}, paired test), Spider EX {best.ex_points:+.2f} points, "
+        f"forgetting {best.forgetting:+.4f} nats on "
         f"{best.signal} ({forget}, Holm-adjusted permutation test). "
         + (f"Also on the Pareto front: {', '.join(others)}." if others else "It is the only point on the Pareto front.")
         + (
-            " Against the other points (positive: the best point learned more or forgot more): "
+            " Against the other points (the best point minus the other, paired): "
             + "; ".join(versus(report, best, points))
             + "."
             if report is not None and len(points) > 1

@@ -203,7 +203,8 @@ def _draw_curves(ax: Any, points: list[Any], legend: bool, fontsize: int = 7) ->
     ax.annotate("base", (0, 0), textcoords="offset points", xytext=(5, -10), fontsize=fontsize)
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_xlabel("learning: Spider EX (official) change (points)", fontsize=fontsize + 1)
+    if points:
+        ax.set_xlabel(points[0].learning_axis, fontsize=fontsize + 1)
     ax.grid(alpha=0.3)
     if legend:
         ax.legend(fontsize=fontsize)

@@ -211,14 +211,24 @@ def render(report: Report) -> str:
         front = curves.pareto_front(points)
         lines += ["## Trade-off curves", "", curves.headline(points, report), ""]
         lines += _table(
-            ["experiment", "point", "kind", "t", "Spider EX Δ (points)", "forgetting Δ (nats) [95% CI]", "Pareto"],
+            [
+                "experiment",
+                "point",
+                "kind",
+                "t",
+                points[0].learning_axis.removeprefix("learning: "),
+                "Spider EX Δ (points)",
+                "forgetting Δ (nats) [95% CI]",
+                "Pareto",
+            ],
             [
                 [
                     p.experiment,
                     p.label,
                     p.kind,
                     f"{p.t:g}",
-                    f"{p.learning:+.2f}",
+                    f"{p.learning:+.4g}",
+                    "n/a" if p.ex_points is None else f"{p.ex_points:+.2f}",
                     f"{p.forgetting:+.4f} [{p.forgetting_ci[0]:+.4f}, {p.forgetting_ci[1]:+.4f}]",
                     "yes" if p.label in front else "",
                 ]

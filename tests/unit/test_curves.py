@@ -12,8 +12,18 @@ from reports.comparison.curves import CurvePoint, curve_points, curves, headline
 BASE = {"base": "x", "base_sha256": "aaa"}
 
 
-def write(folder, label, spider_right: int, loss_shift: float, identity: dict) -> None:
+def write(folder, label, spider_right: int, loss_shift: float, identity: dict, gold_drop: float | None = None) -> None:
     cases = []
+    if gold_drop is not None:  # the gold SQL suite: loss per answer token falls by gold_drop
+        cases += [
+            {
+                "suite": "gold_sql",
+                "case_id": f"db-{i:04d}",
+                "outcome": "passed",
+                "props": {"category": "easy", "loglikelihood": -30.0 - i % 5 + 10 * gold_drop, "tokens": 10},
+            }
+            for i in range(60)
+        ]
     for i in range(60):
         cases.append(
             {
@@ -111,3 +121,15 @@ def test_the_report_draws_the_curves(results):
     assert "The learning-forgetting plane per category" in page  # the per-category panels
     assert page.count("data:image/png;base64,") >= 1  # the curve figure (no MMLU here: no accuracy plane)
     assert "## Trade-off curves" in (index.parent / "summary.md").read_text()
+
+
+def test_the_gold_sql_loss_is_the_learning_axis_when_every_point_has_it(tmp_path):
+    """EX of a small model barely moves; the gold SQL's loss does, so it becomes the x axis."""
+    write(tmp_path, "base", 10, 0.0, dict(BASE), gold_drop=0.0)
+    write(tmp_path, "v1", 10, 0.05, adapter("v1", "f1"), gold_drop=0.2)
+    write(tmp_path, "v1@scale=0.5", 10, 0.02, adapter("v1", "f1", adapter_scale=0.5), gold_drop=0.1)
+    points = {p.label: p for p in curve_points(build(tmp_path, resamples=200))}
+    assert points["v1"].learning_axis.startswith("learning: Spider gold SQL loss")
+    assert points["v1"].learning == pytest.approx(0.2) and points["v1"].ex_points == pytest.approx(0.0)
+    assert points["v1_scale_0.5"].learning == pytest.approx(0.1)
+    assert pareto_front(list(points.values())) == {"v1", "v1_scale_0.5"}  # more learning costs more forgetting
