@@ -52,30 +52,27 @@ def _paired(
     resamples: int,
     seed: int,
 ) -> tuple[MeanChange | None, dict[str, MeanChange]]:
-    common = sorted(k for k in a.keys() & b.keys() if value(a[k]) is not None and value(b[k]) is not None)
-    if not common:
-        return None, {}
-    overall = paired_mean_change(
-        [value(a[k]) for k in common],
-        [value(b[k]) for k in common],
-        [weight(a[k]) for k in common],
-        resamples=resamples,
-        seed=seed,
-    )
-    groups: dict[str, list[str]] = defaultdict(list)
-    for k in common:
-        groups[str((a[k].get("props") or {}).get("category", "unknown"))].append(k)
-    per = {}
-    for category, keys in sorted(groups.items()):
-        change = paired_mean_change(
+    def change(keys: list[str]) -> MeanChange | None:
+        return paired_mean_change(
             [value(a[k]) for k in keys],
             [value(b[k]) for k in keys],
             [weight(a[k]) for k in keys],
             resamples=resamples,
             seed=seed,
         )
-        if change is not None:
-            per[category] = change
+
+    common = sorted(k for k in a.keys() & b.keys() if value(a[k]) is not None and value(b[k]) is not None)
+    if not common:
+        return None, {}
+    overall = change(common)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for k in common:
+        groups[str((a[k].get("props") or {}).get("category", "unknown"))].append(k)
+    per = {}
+    for category, keys in sorted(groups.items()):
+        found = change(keys)
+        if found is not None:
+            per[category] = found
     adjusted = holm([c.p_value for c in per.values()])
     per = {cat: replace(c, p_adjusted=p) for (cat, c), p in zip(per.items(), adjusted, strict=True)}
     return overall, per
