@@ -54,13 +54,15 @@ def _position(c: Comparison) -> tuple[str, str, float]:
     return experiment, "final", 1.0
 
 
+def _recorded_by_all(report: Report, key: str) -> bool:
+    """Whether every comparison with a Spider change recorded the signal `key`."""
+    usable = [c for c in report.comparisons if c.spider.get("overall", {}).get("official")]
+    return bool(usable) and all(any(s.key == key for s in c.forgetting) for c in usable)
+
+
 def chosen_signal(report: Report) -> str | None:
     """The forgetting signal every comparison with a Spider change recorded, in SIGNAL_ORDER."""
-    usable = [c for c in report.comparisons if c.spider.get("overall", {}).get("official")]
-    for key in SIGNAL_ORDER:
-        if usable and all(any(s.key == key for s in c.forgetting) for c in usable):
-            return key
-    return None
+    return next((key for key in SIGNAL_ORDER if _recorded_by_all(report, key)), None)
 
 
 GOLD_SQL_AXIS = "learning: Spider gold SQL loss per answer token, decrease (nats)"
@@ -69,8 +71,7 @@ GOLD_SQL_AXIS = "learning: Spider gold SQL loss per answer token, decrease (nats
 def learning_signal(report: Report) -> bool:
     """True when every point recorded the gold SQL loss: the continuous learning axis, which moves
     where execution accuracy of a small model does not; else the axis is the EX change."""
-    usable = [c for c in report.comparisons if c.spider.get("overall", {}).get("official")]
-    return bool(usable) and all(any(s.key == "gold-sql" for s in c.forgetting) for c in usable)
+    return _recorded_by_all(report, "gold-sql")
 
 
 def curve_points(report: Report) -> list[CurvePoint]:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tradeoff.config.run_options import CORE_OPTION_SPECS, option_specs
+from tradeoff.config.run_options import CORE_OPTION_SPECS, option_specs, split_values
 from tradeoff.errors import UserError
 from tradeoff.suites import registry
 
@@ -49,7 +49,8 @@ def test_suite_selection():
     names = lambda values: [s.name for s in registry.select(values)]  # noqa: E731
     assert names([]) == list(registry.DEFAULT)
     assert names(["all"]) == list(registry.REGISTERED)
-    assert names(["mmlu,spider"]) == ["spider", "mmlu"]  # registry order, whatever the order asked
+    assert names(["mmlu", "spider"]) == ["spider", "mmlu"]  # registry order, whatever the order asked
+    assert names(split_values(["mmlu,spider"])) == ["spider", "mmlu"]  # as Options reads --suite
     assert names(["perplexity", "spider"]) == ["spider", "perplexity"]
     with pytest.raises(UserError, match="unknown"):
         registry.select(["gsm8k"])

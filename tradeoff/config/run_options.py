@@ -90,7 +90,7 @@ class Options:
         self.base_model: str | None = get("base_model") or os.environ.get(settings.ENV_BASE_MODEL)
         self.model_name: str = get("model")
         self.computed_on: dict[str, Any] | None = _computed_on(get("computed_on"))
-        self.suites: list[Suite] = suites.select(list(get("suite") or []))
+        self.suites: list[Suite] = suites.select(split_values(get("suite") or []))
         self.batch_size: int = given(get("batch_size"), self.registry.evaluation.batch_size)
         self.min_pass_rate: float = get("min_pass_rate")
         self.results_dir = Path(get("results_dir")).expanduser() if get("results_dir") else settings.output_dir()

@@ -4,11 +4,13 @@ windows of at most the model's context length whose predicted tokens do not over
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from tradeoff.inference.once_per_device import Compute, Job, Writer
 
 
 @dataclass(frozen=True)
@@ -98,3 +100,24 @@ def score_labelled(model: Any, sequences: Sequence[tuple[list[int], list[int]]],
             targets = torch.tensor([ids[p + 1] for p in positions], device=device)
             out[order[at + row]] = TextScore(float(rows.gather(-1, targets[:, None]).sum()), len(positions))
     return [s for s in out if s is not None]
+
+
+def scorer(model: Any, desc: str, every: int, score: Callable[[Any, list[Any]], list[TextScore]]) -> Compute:
+    """A compute step that scores jobs' payloads in chunks of `every`
+    and writes each chunk's {"loglikelihood", "tokens"} at once, so an interruption loses little.
+    `model` is a suites.api.ModelAccess, loaded on the first chunk; `score(loaded, payloads)`."""
+
+    def compute(todo: list[Job], write: Writer) -> None:
+        import sys
+
+        from tqdm import tqdm
+
+        loaded = model.load()
+        with tqdm(total=len(todo), desc=f"{desc} ({model.label})", file=sys.stderr) as bar:
+            for at in range(0, len(todo), every):
+                part = todo[at : at + every]
+                scores = score(loaded, [j.payload for j in part])
+                write([(j, {"loglikelihood": s.loglikelihood, "tokens": s.tokens}) for j, s in zip(part, scores)])
+                bar.update(len(part))
+
+    return compute

@@ -162,6 +162,12 @@ def adapter_identity(path: Path) -> dict[str, Any]:
     return {"adapter": str(path), "adapter_sha256": directory_hash(path, skip=(ADAPTER_META,)), "adapter_meta": meta}
 
 
+def base_keys(identity: dict[str, Any]) -> dict[str, Any]:
+    """What names the base weights in an identity: what train.py records beside an adapter and
+    check_adapter_base compares."""
+    return {k: identity[k] for k in ("base", "base_sha256", "base_fingerprint") if k in identity}
+
+
 def check_adapter_base(adapter: Path, identity: dict[str, Any]) -> None:
     """Refuse an adapter trained on other base weights: its deltas would be meaningless."""
     meta = _adapter_meta(adapter)

@@ -83,12 +83,7 @@ def load_model(choice: ModelChoice, device: str = "cpu") -> LoadedModel:
     model.to(device)  # type: ignore[arg-type]
     model.eval()
     if choice.adapter_path is not None:
-        effect = adapter_effect(model, tokenizer)
-        if effect == 0.0:
-            raise UserError(
-                f"adapter {choice.adapter_path} does not change the base model's logits on a probe "
-                "(untrained or all-zero LoRA weights?): evaluating it would measure the base model"
-            )
+        effect = probe_adapter(model, tokenizer, choice.adapter_path)
         identity["adapter_probe_max_abs_logit_change"] = effect
         print(f"[{device}] adapter applied: max |logit change| {effect:.3g} on a probe prompt", file=sys.stderr)
         if choice.adapter_scale != 1.0:  # probed at full strength above, so λ = 0 is no "untrained" adapter
@@ -114,6 +109,17 @@ def scale_adapter(model: Any, scale: float, adapter: str | None = None) -> int:
 
 
 PROBE = "List the names of singers older than 30.\nSELECT name FROM singer WHERE age > 30"
+
+
+def probe_adapter(model: Any, tokenizer: Any, adapter: Path) -> float:
+    """adapter_effect, refusing an adapter that changes nothing (at full strength, before any λ)."""
+    effect = adapter_effect(model, tokenizer)
+    if effect == 0.0:
+        raise UserError(
+            f"adapter {adapter} does not change the base model's logits on a probe "
+            "(untrained or all-zero LoRA weights?): evaluating it would measure the base model"
+        )
+    return effect
 
 
 def adapter_effect(model: Any, tokenizer: Any) -> float:

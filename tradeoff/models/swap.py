@@ -12,9 +12,8 @@ from dataclasses import replace
 from typing import Any
 
 from tradeoff.config.experiments import ModelChoice
-from tradeoff.errors import UserError
 from tradeoff.models.identity import base_identity, check_adapter_base, model_identity
-from tradeoff.models.loading import LoadedModel, adapter_effect, load_model, scale_adapter
+from tradeoff.models.loading import LoadedModel, load_model, probe_adapter, scale_adapter
 
 
 class AdapterHost:
@@ -58,12 +57,7 @@ class AdapterHost:
             self._peft.base_model.enable_adapter_layers()
             self._peft.set_adapter(name)
             self._peft.eval()
-            effect = adapter_effect(self._peft, base.tokenizer)  # at full strength, before any λ
-            if effect == 0.0:
-                raise UserError(
-                    f"adapter {choice.adapter_path} does not change the base model's logits on a probe "
-                    "(untrained or all-zero LoRA weights?): evaluating it would measure the base model"
-                )
+            effect = probe_adapter(self._peft, base.tokenizer, choice.adapter_path)  # before any λ
             if choice.adapter_scale != 1.0:
                 scale_adapter(self._peft, choice.adapter_scale, name)
             self._names[slot] = name
@@ -77,13 +71,14 @@ class SwappedModel:
     """One choice on a shared AdapterHost, as suites see a model (tradeoff.suites.api.ModelAccess)."""
 
     def __init__(self, host: AdapterHost, choice: ModelChoice, label: str, batch_size: int) -> None:
+        from tradeoff.models.access import LazyModel
+
         self.host, self.choice, self.label, self.batch_size = host, choice, label, batch_size
+        self._tokenizer_only = LazyModel(choice, host.device, label, batch_size)  # loads the tokenizer once
         self.loaded = False
 
     def tokenizer(self) -> Any:
-        from tradeoff.models.access import LazyModel
-
-        return LazyModel(self.choice, self.host.device, self.label, self.batch_size).tokenizer()
+        return self._tokenizer_only.tokenizer()
 
     def load(self) -> LoadedModel:
         self.loaded = True

@@ -38,9 +38,9 @@ def all_suites() -> list[Suite]:
     return [get(name) for name in REGISTERED]
 
 
-def select(values: list[str]) -> list[Suite]:
-    """--suite values (repeatable, comma-separated; `all` = every registered suite) in registry order."""
-    names = [v.strip() for value in values for v in value.split(",") if v.strip()] or list(DEFAULT)
+def select(names: list[str]) -> list[Suite]:
+    """The suites --suite names (`all` = every registered one; none = DEFAULT), in registry order."""
+    names = names or list(DEFAULT)
     if "all" in names:
         return all_suites()
     unknown = [n for n in names if n not in REGISTERED]

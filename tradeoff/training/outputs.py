@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeoff.files import write_json_atomic
-from tradeoff.models.identity import ADAPTER_META, directory_hash
+from tradeoff.models.identity import ADAPTER_META, base_keys, directory_hash
 
 STAGING_PREFIX = ".adapter.tmp-"
 
@@ -99,9 +99,9 @@ def publish(
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     points = loss_points(log_history)
     write_loss_curve(run_dir, points, f"{plan.experiment} on {plan.base.name}")
-    base_keys = {k: identity[k] for k in ("base", "base_sha256", "base_fingerprint") if k in identity}
+    base = base_keys(identity)
     meta = {
-        **base_keys,  # what tradeoff.models.loading.check_adapter_base compares
+        **base,  # what tradeoff.models.loading.check_adapter_base compares
         "base_model": plan.base.name,
         "experiment": plan.experiment,
         "global_step": record["training"]["global_step"],
@@ -113,7 +113,7 @@ def publish(
         "experiment": plan.experiment,
         "adapter": str(plan.adapter_dir),
         "adapter_sha256": adapter_sha256,
-        "base_identity": base_keys,
+        "base_identity": base,
         "config": plan.describe(),
         **record,
         "loss": {

@@ -23,7 +23,7 @@ from typing import Any
 from tradeoff.config.experiments import SNAPSHOTS_DIR
 from tradeoff.errors import UserError
 from tradeoff.inference.provenance import git_state, package_versions
-from tradeoff.models.identity import base_identity
+from tradeoff.models.identity import base_identity, base_keys
 from tradeoff.models.loading import base_location, load_tokenizer
 from tradeoff.suites.spider.data import SpiderData
 from tradeoff.training.config import TrainPlan, plan_run
@@ -82,8 +82,13 @@ def resume_key(plan: TrainPlan, identity: dict[str, Any], checksums: dict[str, s
     training = plan.describe()["training"]
     for loose in ("max_steps", "gradient_checkpointing", "snapshots"):
         training.pop(loose)
-    base = {k: identity[k] for k in ("base", "base_sha256", "base_fingerprint") if k in identity}
-    return {"experiment": plan.experiment, "base": base, "training": training, "limit": plan.limit, "data": checksums}
+    return {
+        "experiment": plan.experiment,
+        "base": base_keys(identity),
+        "training": training,
+        "limit": plan.limit,
+        "data": checksums,
+    }
 
 
 def choose_resume_point(plan: TrainPlan, key: dict[str, Any]) -> Path | None:
@@ -344,7 +349,7 @@ def _SnapshotCallback(plan: TrainPlan, identity: dict[str, Any]) -> Any:  # noqa
     from tradeoff.config.experiments import snapshot_dir
     from tradeoff.training.outputs import publish_adapter, stage_adapter
 
-    base_keys = {k: identity[k] for k in ("base", "base_sha256", "base_fingerprint") if k in identity}
+    base = base_keys(identity)
 
     class SnapshotCallback(TrainerCallback):  # type: ignore[misc]
         def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
@@ -353,7 +358,7 @@ def _SnapshotCallback(plan: TrainPlan, identity: dict[str, Any]) -> Any:  # noqa
             if state.global_step not in snapshot_steps(state.max_steps, plan.training.snapshots):
                 return
             meta = {
-                **base_keys,  # what check_adapter_base compares
+                **base,  # what check_adapter_base compares
                 "base_model": plan.base.name,
                 "experiment": plan.experiment,
                 "global_step": state.global_step,

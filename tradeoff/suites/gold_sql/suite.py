@@ -11,7 +11,6 @@ tuned model that learned the task lowers it. A case fails only without a finite 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,22 +70,14 @@ class GoldSQLSuite:
             key = prediction_key(model_key, full, {"task": "gold_sql", "scorer": SCORER_VERSION, "prompt": prompt})
             jobs.append(Job(key, case.case_id, (prompt, full)))
 
-        def compute(todo: list[Job], write: Any) -> None:
-            from tqdm import tqdm
+        from tradeoff.inference.loglikelihood import score_labelled, scorer
+        from tradeoff.training.data import encode
 
-            from tradeoff.inference.loglikelihood import score_labelled
-            from tradeoff.training.data import encode
+        def answers(loaded: Any, payloads: list[tuple[str, str]]) -> list[Any]:
+            encoded = [encode(loaded.tokenizer, *pair) for pair in payloads]
+            return score_labelled(loaded.model, [(e.input_ids, e.labels) for e in encoded], model.batch_size)
 
-            loaded = model.load()
-            step = max(1, model.batch_size) * 4
-            with tqdm(total=len(todo), desc=f"scoring gold SQL ({model.label})", file=sys.stderr) as bar:
-                for at in range(0, len(todo), step):
-                    part = todo[at : at + step]
-                    encoded = [encode(loaded.tokenizer, *j.payload) for j in part]
-                    scores = score_labelled(loaded.model, [(e.input_ids, e.labels) for e in encoded], model.batch_size)
-                    write([(j, {"loglikelihood": s.loglikelihood, "tokens": s.tokens}) for j, s in zip(part, scores)])
-                    bar.update(len(part))
-
+        compute = scorer(model, "scoring gold SQL", max(1, model.batch_size) * 4, answers)
         return Work(jobs, compute)
 
     def score(self, options: Options, case: Case, value: dict[str, Any], record: Record) -> Verdict:

@@ -12,7 +12,6 @@ perplexity per token and per word and bits per byte, each with a bootstrap inter
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,20 +109,12 @@ class PerplexitySuite:
             for c in cases
         ]
 
-        def compute(todo: list[Job], write: Any) -> None:
-            from tqdm import tqdm
+        from tradeoff.inference.loglikelihood import score_texts, scorer
 
-            from tradeoff.inference.loglikelihood import score_texts
+        def texts(loaded: Any, payloads: list[str]) -> list[Any]:
+            return score_texts(loaded.model, loaded.tokenizer, payloads, model.batch_size)
 
-            loaded = model.load()
-            step = max(1, model.batch_size) * 8  # write every few batches: an interruption loses little
-            with tqdm(total=len(todo), desc=f"scoring texts ({model.label})", file=sys.stderr) as bar:
-                for at in range(0, len(todo), step):
-                    part = todo[at : at + step]
-                    scores = score_texts(loaded.model, loaded.tokenizer, [j.payload for j in part], model.batch_size)
-                    write([(j, {"loglikelihood": s.loglikelihood, "tokens": s.tokens}) for j, s in zip(part, scores)])
-                    bar.update(len(part))
-
+        compute = scorer(model, "scoring texts", max(1, model.batch_size) * 8, texts)
         return Work(jobs, compute)
 
     def score(self, options: Options, case: Case, value: dict[str, Any], record: Record) -> Verdict:
