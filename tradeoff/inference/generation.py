@@ -160,7 +160,7 @@ def _growing_layer_class() -> type:
         def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
             n, new = self._n, key_states.shape[2]
             if n + new > self._k.shape[2]:  # out of room: keep what is there, reserve as much again
-                self.fill(self.keys, self.values, max(new, n))
+                self.fill(self._k[:, :, :n], self._v[:, :, :n], max(new, n))
             self._k[:, :, n : n + new] = key_states
             self._v[:, :, n : n + new] = value_states
             self._view(n + new)
