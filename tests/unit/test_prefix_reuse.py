@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tradeoff.inference import generation
 from tradeoff.inference.generation import Generation, generate_batched, generate_uncached
 from tradeoff.inference.prefix_tree import prefix_tree
 
@@ -16,9 +17,9 @@ def _prompts() -> list[str]:
     return [f"{SYSTEM}\n{s}\nQuestion: {q}\nSQL:" for s in SCHEMAS for q in QUESTIONS] + ["short one"]
 
 
-def _run(fn, model, tokenizer, prompts, batch_size: int, max_new: int) -> list[Generation]:
+def _run(fn, model, tokenizer, prompts, batch_size: int, max_new: int, **kwargs) -> list[Generation]:
     out: dict[int, Generation] = {}
-    fn(model, tokenizer, prompts, max_new, batch_size, lambda idx, gens: out.update(zip(idx, gens)))
+    fn(model, tokenizer, prompts, max_new, batch_size, lambda idx, gens: out.update(zip(idx, gens)), **kwargs)
     return [out[i] for i in range(len(prompts))]
 
 
@@ -46,3 +47,30 @@ def test_prefix_reuse_matches_plain_generation_on_a_tiny_model():
         reused = _run(generate_batched, model, tokenizer, prompts, batch_size, 12)
         assert reused == plain, batch_size
     assert len({g.text for g in plain}) > 1  # the comparison is not between identical outputs
+
+
+def test_rows_that_join_a_running_batch_and_a_minimum_length_match_plain_generation(monkeypatch):
+    """More prompts than places: finished rows are replaced mid-decode by newly prefilled ones.
+    With min_new_tokens the stop tokens are barred as model.generate bars them."""
+    tokenizer = bytelevel_tokenizer()
+    tokenizer.pad_token, tokenizer.padding_side = tokenizer.eos_token, "left"
+    model = tiny_llama(len(tokenizer), seed=5)
+    model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(" the")[0])
+    prompts = _prompts() + [f"{SYSTEM}\n{SCHEMAS[0]}\nQuestion: {q} again?\nSQL:" for q in QUESTIONS]
+    joins = []
+    real_join = generation._Rows.join
+
+    def counting_join(self, other, room):
+        joins.append(len(other.prompts))
+        return real_join(self, other, room)
+
+    monkeypatch.setattr(generation._Rows, "join", counting_join)
+    for batch_size in (4, 5):
+        plain = _run(generate_uncached, model, tokenizer, prompts, batch_size, 10)
+        reused = _run(generate_batched, model, tokenizer, prompts, batch_size, 10)
+        assert reused == plain, batch_size
+    assert joins, "no row ever joined a running batch"
+    fixed = _run(generate_batched, model, tokenizer, prompts, 4, 10, min_new_tokens=6)
+    assert fixed == _run(generate_uncached, model, tokenizer, prompts, 4, 10, min_new_tokens=6)
+    assert fixed != plain
+    assert sum(g.stopped for g in plain) > 0 and sum(not g.stopped for g in plain) > 0

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from tradeoff.inference.attention import grouped_query_attention
 from tradeoff.inference.prefix_tree import PrefixNode, prefix_tree
 
 # A prefix is worth its own KV cache when at least two prompts share this many more tokens.
@@ -198,16 +199,80 @@ def _batch_cache(prefixes: list[KV | None], lengths: list[int], room: int) -> An
     return cache
 
 
-def _decode(
+class _Rows:
+    """The rows being decoded together: their shared batch cache, attention mask (a row's real
+    tokens are its 1s; the rest is padding), next positions and last logits."""
+
+    def __init__(
+        self, prompts: list[int], cache: Any, mask: torch.Tensor, positions: torch.Tensor, logits: torch.Tensor
+    ):
+        self.prompts, self.cache, self.mask, self.positions, self.logits = prompts, cache, mask, positions, logits
+
+    def keep(self, rows: list[int]) -> None:
+        if len(rows) == len(self.prompts):
+            return
+        index = torch.tensor(rows, device=self.mask.device)
+        self.cache.batch_select_indices(index)
+        self.mask, self.positions, self.logits = self.mask[index], self.positions[index], self.logits[index]
+        self.prompts = [self.prompts[r] for r in rows]
+
+    def join(self, other: _Rows, room: int) -> None:
+        """Take in `other`'s rows: every row's real tokens packed right-aligned in one fresh cache,
+        so the padding left by rows that came and went is dropped."""
+        from transformers import DynamicCache
+
+        mask = torch.cat([_pad_left(self.mask, other.mask.shape[1]), _pad_left(other.mask, self.mask.shape[1])])
+        lengths = mask.sum(dim=1)
+        width = int(lengths.max())
+        sources = [(0, r, self.mask[r].nonzero().squeeze(1)) for r in range(len(self.prompts))]
+        sources += [(1, r, other.mask[r].nonzero().squeeze(1)) for r in range(len(other.prompts))]
+        grow = _growing_layer_class()
+        layers = []
+        for pair in zip(self.cache.layers, other.cache.layers):
+            k0 = pair[0].keys
+            shape = (len(sources), k0.shape[1], width, k0.shape[3])
+            keys, values = k0.new_zeros(shape), k0.new_zeros(shape)
+            for row, (side, r, real) in enumerate(sources):
+                keys[row, :, width - len(real) :] = pair[side].keys[r][:, real]
+                values[row, :, width - len(real) :] = pair[side].values[r][:, real]
+            target = grow()
+            target.fill(keys, values, room)
+            layers.append(target)
+        self.cache = DynamicCache()
+        self.cache.layers = layers
+        packed = torch.arange(width, device=mask.device)[None] >= (width - lengths)[:, None]
+        self.mask = packed.long()
+        self.positions = torch.cat([self.positions, other.positions])
+        self.logits = torch.cat([self.logits, other.logits])
+        self.prompts = self.prompts + other.prompts
+
+    def step(self, model: Any, tokens: torch.Tensor) -> None:
+        self.mask = torch.cat([self.mask, self.mask.new_ones((len(self.prompts), 1))], dim=1)
+        out = model(
+            input_ids=tokens[:, None],
+            attention_mask=self.mask,
+            position_ids=self.positions[:, None],
+            past_key_values=self.cache,
+            use_cache=True,
+        )
+        self.positions = self.positions + 1
+        self.logits = out.logits[:, -1]
+
+
+def _pad_left(mask: torch.Tensor, width: int) -> torch.Tensor:
+    return torch.cat([mask.new_zeros((mask.shape[0], max(0, width - mask.shape[1]))), mask], dim=1)
+
+
+def _prefill(
     model: Any,
+    prompts: list[int],
     prefixes: list[KV | None],
     prefix_lengths: list[int],
     suffixes: list[Sequence[int]],
-    max_new_tokens: int,
-    stops: Sequence[int],
+    room: int,
     pad_id: int,
-) -> tuple[list[list[int]], list[bool]]:
-    """Greedy decoding of one batch; a row leaves the batch as soon as it ends its turn."""
+) -> _Rows:
+    """Run new rows' own suffixes over their prefixes' caches: the rows, ready for their first token."""
     device = next(model.parameters()).device
     rows, width, slen = len(suffixes), max(prefix_lengths), max(len(s) for s in suffixes)
     input_ids = torch.full((rows, slen), pad_id, dtype=torch.long)
@@ -220,8 +285,8 @@ def _decode(
         mask[row, width + slen - m :] = 1
         positions[row, slen - m :] = torch.arange(n, n + m)
     next_position = torch.tensor([n + len(s) for n, s in zip(prefix_lengths, suffixes)])
-    cache = _batch_cache(prefixes, prefix_lengths, slen + max_new_tokens)
-    mask, next_position = mask.to(device), next_position.to(device)
+    cache = _batch_cache(prefixes, prefix_lengths, slen + room)
+    mask = mask.to(device)
     out = model(
         input_ids=input_ids.to(device),
         attention_mask=mask,
@@ -230,35 +295,7 @@ def _decode(
         use_cache=True,
         logits_to_keep=1,
     )
-    stop_set = set(stops)
-    tokens: list[list[int]] = [[] for _ in range(rows)]
-    stopped = [False] * rows
-    alive = list(range(rows))
-    while True:
-        chosen = out.logits[:, -1].argmax(dim=-1)
-        keep = []
-        for j, (row, token) in enumerate(zip(alive, chosen.tolist())):
-            tokens[row].append(token)
-            if token in stop_set:
-                stopped[row] = True
-            elif len(tokens[row]) < max_new_tokens:
-                keep.append(j)
-        if not keep:
-            return tokens, stopped
-        if len(keep) < len(alive):
-            index = torch.tensor(keep, device=device)
-            cache.batch_select_indices(index)
-            mask, next_position, chosen = mask[index], next_position[index], chosen[index]
-            alive = [alive[j] for j in keep]
-        mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
-        out = model(
-            input_ids=chosen[:, None],
-            attention_mask=mask,
-            position_ids=next_position[:, None],
-            past_key_values=cache,
-            use_cache=True,
-        )
-        next_position = next_position + 1
+    return _Rows(prompts, cache, mask, next_position.to(device), out.logits[:, -1])
 
 
 @torch.inference_mode()
@@ -271,34 +308,90 @@ def generate_batched(
     on_batch: Callable[[list[int], list[Generation]], None],
     progress: Any | None = None,
     min_shared: int = MIN_SHARED_TOKENS,
+    min_new_tokens: int = 0,
 ) -> None:
-    """Generate for every prompt, each shared prefix computed once; call on_batch(indices,
-    generations) as each batch finishes.
+    """Greedy generation for every prompt, each shared prefix computed once; on_batch(indices,
+    generations) is called as rows finish.
 
-    Rows are ordered by prefix length, then prefix, then suffix length, so a batch holds rows of
-    one or two prefixes with little padding, and a prefix's cache is freed once its prompts are done.
+    Up to `batch_size` rows decode together. A row leaves as soon as it ends its turn, and once a
+    quarter of the places are free the next prompts are prefilled and join, so the batch stays full
+    to the end. Prompts are taken in order of prefix length, then prefix, then suffix length, so
+    rows that join together share prefixes, and a prefix's cache is freed once its last prompt has
+    joined. `min_new_tokens` bars the stop tokens until that many were generated (benchmarks that
+    need a fixed length).
     """
+    with grouped_query_attention(model):
+        _generate(model, tokenizer, prompts, max_new_tokens, batch_size, on_batch, progress, min_shared, min_new_tokens)
+
+
+def _generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    batch_size: int,
+    on_batch: Callable[[list[int], list[Generation]], None],
+    progress: Any | None,
+    min_shared: int,
+    min_new_tokens: int,
+) -> None:
     ids = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
     nodes, node_of = prefix_tree(ids, min_shared)
     caches = PrefixCaches(model, ids, nodes, node_of)
     stops = stop_token_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
-    order = sorted(range(len(ids)), key=lambda i: (-nodes[node_of[i]].length, node_of[i], -len(ids[i]), i))
-    for start in range(0, len(order), batch_size):
-        indices = order[start : start + batch_size]
-        lengths = [nodes[node_of[i]].length for i in indices]
-        tokens, stopped = _decode(
-            model,
-            [caches.get(node_of[i]) for i in indices],
-            lengths,
-            [ids[i][n:] for i, n in zip(indices, lengths)],
-            max_new_tokens,
-            stops,
-            pad_id,
-        )
-        for i in indices:
-            caches.done(node_of[i])
-        texts = tokenizer.batch_decode(tokens, skip_special_tokens=True)
-        on_batch(indices, [Generation(t, s) for t, s in zip(texts, stopped)])
-        if progress is not None:
-            progress.update(len(indices))
+    queue = sorted(range(len(ids)), key=lambda i: (-nodes[node_of[i]].length, node_of[i], -len(ids[i]), i))
+    queue.reverse()  # popped from the end
+    refill_at = batch_size - max(1, batch_size // 4)
+    stop_set, barred = set(stops), torch.tensor(stops)
+    tokens: dict[int, list[int]] = {}
+    batch: _Rows | None = None
+    while queue or batch is not None:
+        if queue and (batch is None or len(batch.prompts) <= refill_at):
+            joining = [queue.pop() for _ in range(min(len(queue), batch_size - (len(batch.prompts) if batch else 0)))]
+            lengths = [nodes[node_of[i]].length for i in joining]
+            new = _prefill(
+                model,
+                joining,
+                [caches.get(node_of[i]) for i in joining],
+                lengths,
+                [ids[i][n:] for i, n in zip(joining, lengths)],
+                max_new_tokens,
+                pad_id,
+            )
+            for i in joining:
+                caches.done(node_of[i])
+                tokens[i] = []
+            if batch is None:
+                batch = new
+            else:
+                batch.join(new, max_new_tokens)
+        assert batch is not None
+        logits = batch.logits
+        if min_new_tokens:
+            early = torch.tensor([len(tokens[i]) < min_new_tokens for i in batch.prompts], device=logits.device)
+            logits = logits.clone()
+            logits[
+                early[:, None]
+                & torch.isin(torch.arange(logits.shape[1], device=logits.device), barred.to(logits.device))[None]
+            ] = float("-inf")
+        chosen = logits.argmax(dim=-1)
+        keep, finished, stopped = [], [], []
+        for row, (i, token) in enumerate(zip(batch.prompts, chosen.tolist())):
+            tokens[i].append(token)
+            if token in stop_set or len(tokens[i]) >= max_new_tokens:
+                finished.append(i)
+                stopped.append(token in stop_set)
+            else:
+                keep.append(row)
+        if finished:
+            texts = tokenizer.batch_decode([tokens.pop(i) for i in finished], skip_special_tokens=True)
+            on_batch(finished, [Generation(t, s) for t, s in zip(texts, stopped)])
+            if progress is not None:
+                progress.update(len(finished))
+        if not keep:
+            batch = None
+            continue
+        chosen = chosen[torch.tensor(keep, device=chosen.device)] if len(keep) < len(chosen) else chosen
+        batch.keep(keep)
+        batch.step(model, chosen)

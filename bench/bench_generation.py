@@ -1,0 +1,119 @@
+"""Benchmark: Spider generation with shared prefixes computed once vs plain `model.generate`.
+
+    python bench/bench_generation.py [--prompts 24] [--shots 0] [--batch-size 16] [--rounds 1]
+                                     [--max-new-tokens 256] [--threads N] [--json OUT.json]
+
+The embedded model (base, as `--model base-0shot` loads it) generates SQL for `--prompts`
+scorable dev questions spread evenly over dev.json, rendered exactly as the Spider suite renders
+them. Contenders alternate (plain, reuse, plain, reuse, ...) for `--rounds` rounds. Besides the
+timings (median, min-max, load average; bench/timing.py) it reports how many outputs differ
+between the two (greedy outputs must be identical: each flip is printed), the new tokens
+generated, and the reuse path's projected time for all scorable dev prompts at the measured rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.timing import describe, interleaved, load_average, ratio, write_figures  # noqa: E402
+
+
+def sample(cases: list[Any], n: int, databases: int) -> list[Any]:
+    """n cases from `databases` databases spaced evenly over dev, spread evenly within each: every
+    dev question shares its database's schema with ~50 others, a sample spread over all databases
+    would share almost nothing and misstate what prefix reuse saves (here it shares less, not more)."""
+    from tradeoff.suites.spider.jobs import spread
+
+    names = list(dict.fromkeys(c.example.db_id for c in cases))
+    chosen = spread(names, databases)
+    per_db = [[c for c in cases if c.example.db_id == db] for db in chosen]
+    return [c for i, group in enumerate(per_db) for c in spread(group, n // len(chosen) + (i < n % len(chosen)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spider-dir", type=Path, default=None, help="default: $SPIDER_DIR or ../shared/data/spider")
+    parser.add_argument("--prompts", type=int, default=24)
+    parser.add_argument("--databases", type=int, default=3, help="the prompts come from this many databases")
+    parser.add_argument("--shots", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-plain", action="store_true", help="time the reuse path alone (no flips counted)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from tradeoff.config.experiments import load_registry, resolve_model
+    from tradeoff.config.settings import default_spider_dir
+    from tradeoff.inference.generation import Generation, generate_batched, generate_uncached
+    from tradeoff.models.loading import load_model
+    from tradeoff.suites.spider.data import SpiderData
+    from tradeoff.suites.spider.jobs import select_cases
+    from tradeoff.suites.spider.prompts import chat_messages, choose_fewshot, render
+
+    torch.set_num_threads(args.threads)
+    data = SpiderData(args.spider_dir or default_spider_dir())
+    scorable = [case for case, skip in select_cases(data) if skip is None]
+    cases = sample(scorable, args.prompts, args.databases)
+    loaded = load_model(resolve_model("base-0shot", load_registry()))
+    model, tokenizer = loaded.model, loaded.tokenizer
+    shots = choose_fewshot(data.train(), args.shots) if args.shots else []
+    prompts = [render(tokenizer, chat_messages(data, c.example.db_id, c.example.question, shots)) for c in cases]
+
+    def run(fn: Any) -> list[Generation]:
+        out: dict[int, Generation] = {}
+        fn(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, lambda i, g: out.update(zip(i, g)))
+        return [out[i] for i in range(len(prompts))]
+
+    contenders = {} if args.no_plain else {"plain": lambda: run(generate_uncached)}
+    contenders["reuse"] = lambda: run(generate_batched)
+    before = load_average()
+    timings, results = interleaved(contenders, args.rounds)
+    after = load_average()
+    reuse = results["reuse"]
+    new_tokens = sum(len(tokenizer(g.text, add_special_tokens=False).input_ids) + g.stopped for g in reuse)
+    prompt_tokens = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
+    per_prompt = timings["reuse"].median / len(prompts)
+    figures: dict[str, Any] = {
+        "prompts": len(prompts),
+        "shots": args.shots,
+        "batch_size": args.batch_size,
+        "max_new_tokens": args.max_new_tokens,
+        "threads": args.threads,
+        "prompt_tokens_mean": sum(prompt_tokens) / len(prompts),
+        "new_tokens_mean": new_tokens / len(prompts),
+        "stopped": sum(g.stopped for g in reuse),
+        "load_average_before": before,
+        "load_average_after": after,
+        "reuse_projected_s_all_scorable": per_prompt * len(scorable),
+        "scorable_dev_prompts": len(scorable),
+    }
+    print("\n".join(describe(timings, next(iter(timings)), before, after)))
+    if "plain" in results:
+        flips = [i for i, (a, b) in enumerate(zip(results["plain"], reuse)) if a != b]
+        figures["identical_outputs"] = f"{len(prompts) - len(flips)}/{len(prompts)}"
+        figures["speedup_median"] = ratio(timings["plain"], timings["reuse"])
+        print(f"identical outputs {figures['identical_outputs']}")
+        for i in flips:
+            print(f"flip {cases[i].case_id}: plain {results['plain'][i]!r} reuse {reuse[i]!r}")
+    print(
+        f"{len(prompts)} prompts ({args.shots}-shot, mean {figures['prompt_tokens_mean']:.0f} prompt tokens, "
+        f"mean {figures['new_tokens_mean']:.0f} new tokens, {figures['stopped']} stopped); reuse projected for all "
+        f"{len(scorable)} scorable dev prompts: {figures['reuse_projected_s_all_scorable'] / 60:.1f} min"
+    )
+    write_figures(args.json, figures, timings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
