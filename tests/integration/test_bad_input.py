@@ -343,7 +343,7 @@ def test_zero_shots_need_no_train_split(tmp_path):
     (spider / "train_spider.json").unlink()
     data = SpiderData(spider)
     cases = [case for case, skip in select_cases(data) if not skip]
-    jobs = spider_jobs(data, cases, None, "model-key", 0, 8)  # no tokenizer: the plain prompt fallback
+    jobs = spider_jobs(data, cases, None, "model-key", 0, 8, 4)  # no tokenizer: the plain prompt fallback
     assert [job.case_id for job in jobs] == ["shop-0000", "shop-0001", "shop-0003"]
 
 

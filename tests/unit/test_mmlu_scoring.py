@@ -170,3 +170,29 @@ def test_lora_wrapped_model_scores_like_its_merged_weights(mistral):
     torch.testing.assert_close(
         _lls(score_questions(merged, tokenizer, questions, prefix)), _lls(lora), atol=1e-4, rtol=0
     )
+
+
+@pytest.mark.parametrize("which", ["mistral", "bytelevel"])
+def test_two_level_cloze_scoring_equals_the_one_level_scorer(mistral, which, monkeypatch):
+    """Each cloze stem computed once for its four options gives the per-option rows' numbers."""
+    from tradeoff.suites.mmlu import scoring
+
+    if which == "mistral":
+        model, tokenizer = mistral
+    else:
+        tokenizer = bytelevel_tokenizer()
+        model = tiny_llama(len(tokenizer), seed=2)
+    calls = []
+    real = scoring._score_rows_two_level
+    monkeypatch.setattr(scoring, "_score_rows_two_level", lambda *a: calls.append(1) or real(*a))
+    for shots in (0, 3):
+        questions, prefix = _subject("high_school_geography", 9, shots, "cloze")
+        one_level = score_questions(model, tokenizer, questions, prefix, "cloze", batch_size=4, reuse_stems=False)
+        assert not calls
+        two_level = score_questions(model, tokenizer, questions, prefix, "cloze", batch_size=4)
+        assert calls, "the two-level path was not taken"
+        calls.clear()
+        torch.testing.assert_close(_lls(two_level), _lls(one_level), atol=1e-4, rtol=0)
+        assert [(s.predicted, s.norm_predicted, s.bytes_predicted) for s in two_level] == [
+            (s.predicted, s.norm_predicted, s.bytes_predicted) for s in one_level
+        ]

@@ -73,6 +73,7 @@ class Experiment:
 @dataclass(frozen=True)
 class EvaluationConfig:
     spider_max_new_tokens: int = 256
+    spider_batch_size: int = 32
     batch_size: int = 8
     query_timeout_s: float = 5.0
     max_rows: int = 100_000

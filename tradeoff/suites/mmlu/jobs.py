@@ -17,7 +17,7 @@ from tradeoff.suites.mmlu.prompts import Formulation, continuations, fewshot_pre
 # Bump when scoring arithmetic or the key's contents change, to invalidate cached scores
 # (2: the scored continuations are part of the key -- cloze questions that share a stem
 # used to share one entry and inherit each other's log-likelihoods).
-SCORER_VERSION = 2
+SCORER_VERSION = 3  # 3: cloze stems computed once for their four options
 
 
 def case_key(question: MMLUQuestion, formulation: str) -> str:

@@ -211,9 +211,12 @@ def _prefix_kv(model: Any, tokens: list[int]) -> list[tuple[torch.Tensor, torch.
 
 
 def _expanded_cache(model: Any, kv: list[tuple[torch.Tensor, torch.Tensor]], batch: int) -> Any:
+    return _cache_of(model, [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in kv])
+
+
+def _cache_of(model: Any, data: list[tuple[torch.Tensor, torch.Tensor]]) -> Any:
     from transformers import DynamicCache
 
-    data = [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in kv]
     return DynamicCache(ddp_cache_data=data, config=model.config)
 
 
@@ -224,7 +227,8 @@ def _pad_id(tokenizer: Any) -> int:
     return 0
 
 
-def _check_length(model: Any, plan: ScoringPlan) -> None:
+def _check_length(model: Any, plan: ScoringPlan) -> bool:
+    """Refuse prompts over the context; False when a KV cache may not be used (sliding window)."""
     longest = max((len(r.tokens) for r in plan.rows), default=0)
     limit = getattr(model.config, "max_position_embeddings", None)
     if limit is not None and longest > limit:
@@ -233,8 +237,17 @@ def _check_length(model: Any, plan: ScoringPlan) -> None:
             "lm-eval would silently left-truncate it - use fewer shots"
         )
     window = getattr(model.config, "sliding_window", None)
-    if plan.cached_tokens and window is not None and longest > window:
+    if window is not None and longest > window:
         plan.cached_tokens = []  # the cache layer would drop old keys; score uncached instead
+        return False
+    return True
+
+
+def _shares_stems(plan: ScoringPlan) -> bool:
+    """Whether some rows share tokens beyond the cached prefix up to their first scored position."""
+    p = len(plan.cached_tokens)
+    stems = {tuple(r.tokens[p : min(t.first_pos for t in r.targets)]) for r in plan.rows}
+    return len(stems) < len(plan.rows)
 
 
 def _score_rows(
@@ -247,60 +260,144 @@ def _score_rows(
     """Run every row (longest first) and return {(question, choice): log-likelihood}."""
     p = len(plan.cached_tokens)
     kv = _prefix_kv(model, plan.cached_tokens) if p else None
-    keep_ok = _supports_logits_to_keep(model)
     order = sorted(range(len(plan.rows)), key=lambda i: -len(plan.rows[i].tokens))
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    if progress:
-        from tqdm.auto import tqdm
+    out: dict[tuple[int, int], float] = {}
+    for batch in _progress(batches, progress):
+        rows = [plan.rows[i] for i in batch]
+        cache = _expanded_cache(model, kv, len(rows)) if kv is not None else None
+        _score_batch(model, rows, [p] * len(rows), [[1] * p] * len(rows), cache, pad_id, out)
+    return out
 
-        batches = tqdm(batches, desc="MMLU batches", leave=False)
+
+def _score_rows_two_level(
+    model: Any,
+    plan: ScoringPlan,
+    pad_id: int,
+    batch_size: int,
+    progress: bool,
+) -> dict[tuple[int, int], float]:
+    """Rows that share a question stem (a cloze question's four options) in two passes: the
+    stems of `batch_size` questions over the cached prefix, then every option row of those
+    questions over its own stem's cache, so a stem is computed once instead of once per option.
+
+    A stem ends before the first position whose logits are scored. Stems are right-padded; an
+    option row's mask skips its stem's padding and its positions continue the stem's own.
+    """
+    p = len(plan.cached_tokens)
+    kv = _prefix_kv(model, plan.cached_tokens) if p else None
+    groups: dict[tuple[int, ...], list[_Row]] = {}
+    for row in plan.rows:
+        end = min(t.first_pos for t in row.targets)
+        groups.setdefault(tuple(row.tokens[p:end]), []).append(row)
+    stems = sorted(groups, key=len, reverse=True)
+    batches = [stems[i : i + batch_size] for i in range(0, len(stems), batch_size)]
     out: dict[tuple[int, int], float] = {}
     device = model.device
-    for batch in batches:
-        rows = [plan.rows[i] for i in batch]
-        suffixes = [r.tokens[p:] for r in rows]
-        width = max(len(s) for s in suffixes)
-        n = len(rows)
-        ids = torch.full((n, width), pad_id, dtype=torch.long)
-        mask = torch.zeros((n, p + width), dtype=torch.long)
+    for batch in _progress(batches, progress):
+        width = max(len(s) for s in batch)
+        if width == 0:  # nothing beyond the prefix to share
+            for stem in batch:
+                rows = groups[stem]
+                cache = _expanded_cache(model, kv, len(rows)) if kv is not None else None
+                _score_batch(model, rows, [p] * len(rows), [[1] * p] * len(rows), cache, pad_id, out)
+            continue
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), p + width), dtype=torch.long)
         mask[:, :p] = 1
-        for i, s in enumerate(suffixes):
-            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-            mask[i, p : p + len(s)] = 1
-        positions = torch.arange(p, p + width, dtype=torch.long).unsqueeze(0).expand(n, -1)
-        needed = sorted(
-            {pos - p for r in rows for t in r.targets for pos in range(t.first_pos, t.first_pos + len(t.tokens))}
-        )
-        column = {pos: c for c, pos in enumerate(needed)}
+        for i, stem in enumerate(batch):
+            ids[i, : len(stem)] = torch.tensor(stem, dtype=torch.long)
+            mask[i, p : p + len(stem)] = 1
         kwargs: dict[str, Any] = {
             "input_ids": ids.to(device),
             "attention_mask": mask.to(device),
-            "position_ids": positions.to(device),
+            "position_ids": torch.arange(p, p + width, device=device)[None].expand(len(batch), -1),
+            "use_cache": True,
         }
         if kv is not None:
-            kwargs["past_key_values"] = _expanded_cache(model, kv, n)
-            kwargs["use_cache"] = True
-        else:
-            kwargs["use_cache"] = False
-        if keep_ok:
-            kwargs["logits_to_keep"] = torch.tensor(needed, dtype=torch.long, device=device)
-            logits = model(**kwargs).logits
-        else:
-            logits = model(**kwargs).logits[:, needed, :]
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
-        # One gather and one device->host copy per batch, not one per continuation token.
-        index: list[tuple[int, int, int]] = []
-        spans: list[tuple[_Target, int, int]] = []
-        for i, row in enumerate(rows):
-            for t in row.targets:
-                start = len(index)
-                index += [(i, column[t.first_pos + j - p], tok) for j, tok in enumerate(t.tokens)]
-                spans.append((t, start, len(index)))
-        rows_i, cols_i, toks_i = (torch.tensor(v, dtype=torch.long, device=device) for v in zip(*index))
-        picked = logprobs[rows_i, cols_i, toks_i].double().cpu().tolist()
-        for t, start, end in spans:
-            out[(t.question, t.choice)] = float(sum(picked[start:end]))
+            kwargs["past_key_values"] = _expanded_cache(model, kv, len(batch))
+        if _supports_logits_to_keep(model):
+            kwargs["logits_to_keep"] = 1
+        stem_kv = [(layer.keys, layer.values) for layer in model(**kwargs).past_key_values.layers]
+        rows, owner = [], []
+        for i, stem in enumerate(batch):
+            rows += groups[stem]
+            owner += [i] * len(groups[stem])
+        index = torch.tensor(owner, device=device)
+        cache = _cache_of(model, [(k.index_select(0, index), v.index_select(0, index)) for k, v in stem_kv])
+        starts = [p + len(batch[i]) for i in owner]
+        masks = [mask[i].tolist() for i in owner]
+        _score_batch(model, rows, starts, masks, cache, pad_id, out)
     return out
+
+
+def _progress(batches: list[Any], progress: bool) -> Iterable[Any]:
+    if not progress:
+        return batches
+    from tqdm.auto import tqdm
+
+    return tqdm(batches, desc="MMLU batches", leave=False)
+
+
+def _score_batch(
+    model: Any,
+    rows: list[_Row],
+    starts: list[int],
+    past_masks: list[list[int]],
+    cache: Any | None,
+    pad_id: int,
+    out: dict[tuple[int, int], float],
+) -> None:
+    """One forward over rows whose first `starts[i]` tokens are in `cache` (mask `past_masks[i]`
+    over the cache's slots); adds each target's log-likelihood to `out`."""
+    device = model.device
+    suffixes = [r.tokens[s:] for r, s in zip(rows, starts)]
+    width = max(len(s) for s in suffixes)
+    n, past = len(rows), len(past_masks[0])
+    ids = torch.full((n, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((n, past + width), dtype=torch.long)
+    positions = torch.zeros((n, width), dtype=torch.long)
+    for i, (s, start) in enumerate(zip(suffixes, starts)):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, :past] = torch.tensor(past_masks[i], dtype=torch.long)
+        mask[i, past : past + len(s)] = 1
+        positions[i] = torch.arange(start, start + width)
+    # column of each scored position, per row (positions are relative to the row's suffix)
+    needed = sorted(
+        {
+            pos - st
+            for r, st in zip(rows, starts)
+            for t in r.targets
+            for pos in range(t.first_pos, t.first_pos + len(t.tokens))
+        }
+    )
+    column = {pos: c for c, pos in enumerate(needed)}
+    kwargs: dict[str, Any] = {
+        "input_ids": ids.to(device),
+        "attention_mask": mask.to(device),
+        "position_ids": positions.to(device),
+        "use_cache": cache is not None,
+    }
+    if cache is not None:
+        kwargs["past_key_values"] = cache
+    if _supports_logits_to_keep(model):
+        kwargs["logits_to_keep"] = torch.tensor(needed, dtype=torch.long, device=device)
+        logits = model(**kwargs).logits
+    else:
+        logits = model(**kwargs).logits[:, needed, :]
+    logprobs = torch.log_softmax(logits.float(), dim=-1)
+    # One gather and one device->host copy per batch, not one per continuation token.
+    index: list[tuple[int, int, int]] = []
+    spans: list[tuple[_Target, int, int]] = []
+    for i, (row, st) in enumerate(zip(rows, starts)):
+        for t in row.targets:
+            start = len(index)
+            index += [(i, column[t.first_pos + j - st], tok) for j, tok in enumerate(t.tokens)]
+            spans.append((t, start, len(index)))
+    rows_i, cols_i, toks_i = (torch.tensor(v, dtype=torch.long, device=device) for v in zip(*index))
+    picked = logprobs[rows_i, cols_i, toks_i].double().cpu().tolist()
+    for t, start, end in spans:
+        out[(t.question, t.choice)] = float(sum(picked[start:end]))
 
 
 def score_questions(
@@ -312,19 +409,26 @@ def score_questions(
     batch_size: int = 8,
     reuse_prefix: bool = True,
     progress: bool = False,
+    reuse_stems: bool = True,
 ) -> list[QuestionScore]:
-    """Score questions that share `prefix` (one subject's k-shot prefix); one result per question."""
+    """Score questions that share `prefix` (one subject's k-shot prefix); one result per question.
+
+    `reuse_prefix` computes the prefix's KV cache once; `reuse_stems` also computes each question
+    stem once for all its options (cloze), not once per option.
+    """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
     if not questions:
         return []
     plan = plan_rows(tokenizer, questions, prefix, formulation, reuse_prefix)
-    _check_length(model, plan)
+    cache_ok = _check_length(model, plan)
+    two_level = reuse_stems and reuse_prefix and cache_ok and _shares_stems(plan)
+    scorer = _score_rows_two_level if two_level else _score_rows
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            lls = _score_rows(model, plan, _pad_id(tokenizer), batch_size, progress)
+            lls = scorer(model, plan, _pad_id(tokenizer), batch_size, progress)
     finally:
         model.train(was_training)
     scores = []
@@ -358,6 +462,7 @@ def score_mmlu(
     batch_size: int = 8,
     reuse_prefix: bool = True,
     progress: bool = False,
+    reuse_stems: bool = True,
 ) -> list[QuestionScore]:
     """Score the first `limit` questions (file order, like lm-eval's --limit) of each subject."""
     scores: list[QuestionScore] = []
@@ -367,5 +472,7 @@ def score_mmlu(
             questions = questions[:limit]
         dev = load_split(mmlu_dir, subject, "dev") if shots else []
         prefix = fewshot_prefix(subject, dev, shots, formulation)
-        scores += score_questions(model, tokenizer, questions, prefix, formulation, batch_size, reuse_prefix, progress)
+        scores += score_questions(
+            model, tokenizer, questions, prefix, formulation, batch_size, reuse_prefix, progress, reuse_stems
+        )
     return scores

@@ -55,16 +55,30 @@ def select_cases(
 PREDICTION_FORMAT = 2
 
 
-def generation_settings(max_new_tokens: int) -> dict[str, Any]:
-    return {"max_new_tokens": max_new_tokens, "greedy": True, "task": "spider", "format": PREDICTION_FORMAT}
+def generation_settings(max_new_tokens: int, batch_size: int) -> dict[str, Any]:
+    """What a cached prediction depends on besides the model and prompt (the batch: rows decoded
+    together are padded to each other, and padding can move a near-tie)."""
+    return {
+        "max_new_tokens": max_new_tokens,
+        "batch_size": batch_size,
+        "greedy": True,
+        "task": "spider",
+        "format": PREDICTION_FORMAT,
+    }
 
 
 def spider_jobs(
-    data: SpiderData, cases: Sequence[SpiderCase], tokenizer: Any, model_key: str, shots: int, max_new_tokens: int
+    data: SpiderData,
+    cases: Sequence[SpiderCase],
+    tokenizer: Any,
+    model_key: str,
+    shots: int,
+    max_new_tokens: int,
+    batch_size: int,
 ) -> list[Job]:
     """One job per case: its prompt through the model's chat template, keyed for the cache."""
     examples = choose_fewshot(data.train(), shots) if shots else []  # 0 shots need no train split
-    settings = generation_settings(max_new_tokens)
+    settings = generation_settings(max_new_tokens, batch_size)
     jobs = []
     for case in cases:
         prompt = render(tokenizer, chat_messages(data, case.example.db_id, case.example.question, examples))

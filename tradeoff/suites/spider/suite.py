@@ -33,6 +33,7 @@ class SpiderOptions:
     hardness: list[str]
     shots_given: int | None
     max_new_tokens: int
+    batch_size: int
     query_timeout: float
     max_rows: int
 
@@ -67,6 +68,7 @@ class SpiderSuite:
             dict(type=int, default=None, help="few-shot examples in the Spider prompt (default per experiment)"),
         ),
         ("--max-new-tokens", dict(type=int, default=None, help="generation length limit for SQL")),
+        ("--spider-batch-size", dict(type=int, default=None, help="rows decoded together when generating SQL")),
         ("--query-timeout", dict(type=float, default=None, help="seconds per SQL query before it is stopped")),
         ("--max-rows", dict(type=int, default=None, help="rows fetched per query before it counts as too many")),
     )
@@ -82,6 +84,7 @@ class SpiderSuite:
             hardness=split_values(get("hardness")),
             shots_given=get("spider_shots"),
             max_new_tokens=given(get("max_new_tokens"), ev.spider_max_new_tokens),
+            batch_size=given(get("spider_batch_size"), ev.spider_batch_size),
             query_timeout=given(get("query_timeout"), ev.query_timeout_s),
             max_rows=given(get("max_rows"), ev.max_rows),
         )
@@ -90,6 +93,7 @@ class SpiderSuite:
         if bad:
             raise UserError(f"--hardness: unknown level(s) {bad}; choose from {list(LEVELS)}")
         at_least("--max-new-tokens", opts.max_new_tokens, 1)
+        at_least("--spider-batch-size", opts.batch_size, 1)
         at_least("--max-rows", opts.max_rows, 1)
         if not opts.query_timeout > 0:
             raise UserError(f"--query-timeout must be > 0, got {opts.query_timeout}")
@@ -139,8 +143,10 @@ class SpiderSuite:
 
         own: SpiderOptions = options.of("spider")
         payloads = [c.payload for c in cases]
-        jobs = spider_jobs(own.data, payloads, model.tokenizer(), model_key, self.shots(options), own.max_new_tokens)
-        return Work(jobs, spider_generator(model.load, own.max_new_tokens, model.batch_size, model.label))
+        jobs = spider_jobs(
+            own.data, payloads, model.tokenizer(), model_key, self.shots(options), own.max_new_tokens, own.batch_size
+        )
+        return Work(jobs, spider_generator(model.load, own.max_new_tokens, own.batch_size, model.label))
 
     def score(self, options: Options, case: Case, value: dict[str, Any], record: Record) -> Verdict:
         """The ExecutionAccuracy metric on the cached answer; a fresh instance per case, so one
@@ -204,6 +210,7 @@ class SpiderSuite:
         return {
             "spider_shots": self.shots(options),
             "max_new_tokens": own.max_new_tokens,
+            "spider_batch_size": own.batch_size,
             "query_timeout_s": own.query_timeout,
             "max_rows": own.max_rows,
             "limit": own.limit,
