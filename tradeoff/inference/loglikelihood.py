@@ -10,7 +10,17 @@ from typing import Any
 
 import torch
 
+from tradeoff.inference.attention import grouped_query_attention
 from tradeoff.inference.once_per_device import Compute, Job, Writer
+
+
+def supports_logits_to_keep(model: Any) -> bool:
+    """Whether the LM head can be limited to the scored positions (a PEFT wrapper forwards
+    the keyword to its base model, so look there)."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,8 @@ def score_texts(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: in
         for row, (_, window, _) in enumerate(batch):
             inputs[row, : len(window) - 1] = torch.tensor(window[:-1])
             mask[row, : len(window) - 1] = 1
-        logits = model(input_ids=inputs.to(device), attention_mask=mask.to(device)).logits.float()
+        with grouped_query_attention(model):
+            logits = model(input_ids=inputs.to(device), attention_mask=mask.to(device)).logits.float()
         logprobs = torch.log_softmax(logits, dim=-1)
         for row, (i, window, scored) in enumerate(batch):
             n = len(window) - 1
@@ -89,14 +100,23 @@ def score_labelled(model: Any, sequences: Sequence[tuple[list[int], list[int]]],
         for row, (ids, _) in enumerate(batch):
             inputs[row, : len(ids)] = torch.tensor(ids)
             mask[row, : len(ids)] = 1
-        logits = model(input_ids=inputs.to(device), attention_mask=mask.to(device)).logits
-        for row, (ids, labels) in enumerate(batch):
-            # position p predicts token p + 1: score the labelled ones
-            positions = [p for p in range(len(ids) - 1) if labels[p + 1] != -100]
+        # position p predicts token p + 1: score the labelled ones, and run the LM head there alone
+        scored = [[p for p in range(len(ids) - 1) if labels[p + 1] != -100] for ids, labels in batch]
+        needed = sorted({p for positions in scored for p in positions}) or [0]
+        column = {p: c for c, p in enumerate(needed)}
+        kwargs: dict[str, Any] = {"input_ids": inputs.to(device), "attention_mask": mask.to(device)}
+        if supports_logits_to_keep(model):
+            kwargs["logits_to_keep"] = torch.tensor(needed, device=device)
+        with grouped_query_attention(model):
+            logits = model(**kwargs).logits
+        if "logits_to_keep" not in kwargs:
+            logits = logits[:, needed]
+        for row, (ids, _) in enumerate(batch):
+            positions = scored[row]
             if not positions:
                 out[order[at + row]] = TextScore(0.0, 0)
                 continue
-            rows = torch.log_softmax(logits[row, positions].float(), dim=-1)
+            rows = torch.log_softmax(logits[row, [column[p] for p in positions]].float(), dim=-1)
             targets = torch.tensor([ids[p + 1] for p in positions], device=device)
             out[order[at + row]] = TextScore(float(rows.gather(-1, targets[:, None]).sum()), len(positions))
     return [s for s in out if s is not None]

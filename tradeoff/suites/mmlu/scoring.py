@@ -23,7 +23,6 @@ differently at the end of a string) just caches a little less instead of scoring
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,8 @@ from typing import Any
 
 import torch
 
+from tradeoff.inference.attention import grouped_query_attention
+from tradeoff.inference.loglikelihood import supports_logits_to_keep
 from tradeoff.suites.mmlu.data import MMLUQuestion, load_split
 from tradeoff.suites.mmlu.prompts import (
     DEFAULT_SHOTS,
@@ -194,17 +195,10 @@ def plan_rows(
 # ----------------------------------------------------------------------------- forward
 
 
-def _supports_logits_to_keep(model: Any) -> bool:
-    """Whether the LM head can be limited to the scored positions (a PEFT wrapper forwards
-    the keyword to its base model, so look there)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
-
-
 def _prefix_kv(model: Any, tokens: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
     ids = torch.tensor([tokens], dtype=torch.long, device=model.device)
     kwargs: dict[str, Any] = {"input_ids": ids, "use_cache": True}
-    if _supports_logits_to_keep(model):
+    if supports_logits_to_keep(model):
         kwargs["logits_to_keep"] = 1
     cache = model(**kwargs).past_key_values
     return [(layer.keys, layer.values) for layer in cache.layers]
@@ -316,7 +310,7 @@ def _score_rows_two_level(
         }
         if kv is not None:
             kwargs["past_key_values"] = _expanded_cache(model, kv, len(batch))
-        if _supports_logits_to_keep(model):
+        if supports_logits_to_keep(model):
             kwargs["logits_to_keep"] = 1
         stem_kv = [(layer.keys, layer.values) for layer in model(**kwargs).past_key_values.layers]
         rows, owner = [], []
@@ -380,7 +374,7 @@ def _score_batch(
     }
     if cache is not None:
         kwargs["past_key_values"] = cache
-    if _supports_logits_to_keep(model):
+    if supports_logits_to_keep(model):
         kwargs["logits_to_keep"] = torch.tensor(needed, dtype=torch.long, device=device)
         logits = model(**kwargs).logits
     else:
@@ -427,7 +421,7 @@ def score_questions(
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), grouped_query_attention(model):
             lls = scorer(model, plan, _pad_id(tokenizer), batch_size, progress)
     finally:
         model.train(was_training)
