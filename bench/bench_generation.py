@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-plain", action="store_true", help="time the reuse path alone (no flips counted)")
+    parser.add_argument(
+        "--profile", action="store_true", help="then one more reuse run under cProfile: where time goes"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -111,8 +114,44 @@ def main(argv: list[str] | None = None) -> int:
         f"mean {figures['new_tokens_mean']:.0f} new tokens, {figures['stopped']} stopped); reuse projected for all "
         f"{len(scorable)} scorable dev prompts: {figures['reuse_projected_s_all_scorable'] / 60:.1f} min"
     )
+    if args.profile:
+        figures["profile_s"] = profile(lambda: run(generate_batched))
     write_figures(args.json, figures, timings)
     return 0
+
+
+# What the profile is split into: our steps by cumulative time, torch's kernels by own time.
+STEPS = {
+    "prefix caches (shared prefixes, once each)": ("generation.py", "_extend"),
+    "prefill (rows' own suffixes)": ("generation.py", "_prefill"),
+    "decode steps": ("generation.py", "step"),
+    "joining rows (cache packing)": ("generation.py", "join"),
+}
+KERNELS = {
+    "matrix multiplies (nn.linear)": "<built-in method torch._C._nn.linear>",
+    "attention (sdpa)": "<built-in method torch._C._nn.scaled_dot_product_attention>",
+}
+
+
+def profile(run: Any) -> dict[str, float]:
+    """Seconds per step and per kernel of one run (steps overlap kernels: kernels run inside steps)."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run()
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    out: dict[str, float] = {"total": sum(tt for _, _, tt, _, _ in stats.values())}
+    for label, (file, name) in STEPS.items():
+        out[label] = sum(ct for (f, _, n), (_, _, _, ct, _) in stats.items() if f.endswith(file) and n == name)
+    for label, name in KERNELS.items():
+        out[label] = sum(tt for (_, _, n), (_, _, tt, _, _) in stats.items() if n == name)
+    print("profile of one reuse run (seconds; kernels run inside the steps):")
+    for label, seconds in out.items():
+        print(f"  {label:<44}{seconds:8.1f}{100 * seconds / out['total']:7.0f}%")
+    return out
 
 
 if __name__ == "__main__":

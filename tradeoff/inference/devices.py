@@ -27,6 +27,22 @@ def worker_device() -> str:
     return "cpu"
 
 
+def cpu_threads() -> int | None:
+    """The torch threads a computing process uses on the CPU: $TRADEOFF_THREADS if set, else
+    None (torch's own default: one per core, or $OMP_NUM_THREADS). One process computes per
+    device at a time (once_per_device), so on an idle machine all cores are right; beside
+    another job fewer are faster (docs/performance.md)."""
+    from tradeoff.config.settings import ENV_THREADS
+    from tradeoff.errors import UserError
+
+    raw = os.environ.get(ENV_THREADS, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise UserError(f"${ENV_THREADS} must be a whole number >= 1, got {raw!r}")
+    return int(raw)
+
+
 def device_slot(device: str) -> int:
     """The shard number a device owns when generation is split across devices."""
     return int(device.split(":")[1]) if device.startswith("cuda:") else 0

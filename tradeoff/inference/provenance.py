@@ -105,11 +105,20 @@ def process_record(device: str, dtype: str, batch_size: int) -> dict[str, Any]:
     return {
         **environment(device, dtype, batch_size),
         "device": device,
+        "cpu_threads": _torch_threads(),  # speed only, not in the key: logits measured bitwise equal at 1 and 2
         "python": platform.python_version(),
         "host": socket.gethostname(),
         "git": git_state(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def _torch_threads() -> int | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return int(torch.get_num_threads())
 
 
 def record_id(record: dict[str, Any]) -> str:

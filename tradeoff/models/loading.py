@@ -63,6 +63,13 @@ def load_model(choice: ModelChoice, device: str = "cpu") -> LoadedModel:
     """Base model plus optional adapter, on `device`, in eval mode."""
     from transformers import AutoModelForCausalLM
 
+    from tradeoff.inference.devices import cpu_threads
+
+    threads = cpu_threads() if device == "cpu" else None
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     identity = model_identity(choice)
     location = base_location(choice.base, identity)
     try:
