@@ -45,6 +45,8 @@ def run(options: Options, model: ModelAccess | None = None) -> dict[str, Any]:
     from tradeoff.models.identity import identity_key, model_identity
     from tradeoff.models.loading import dtype_name
 
+    if options.model.predictions is not None:
+        raise UserError(f"--model {options.model_name} is a predictions file: nothing to compute; run pytest on it")
     options.check_data()
     device = options.device
     compute = (device, dtype_name(options.model.base.dtype, device), options.batch_size)

@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         options = Options(_getter(args, name))
         options.device = device
         options.check_model()
+        if options.model.predictions is not None:
+            raise UserError(f"--models: {name} is a predictions file, nothing to compute; run pytest on it")
         runs.append(options)
     runs[0].check_data()
     host = AdapterHost(device)

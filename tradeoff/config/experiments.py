@@ -110,6 +110,8 @@ class ModelChoice:
     experiment: str | None = None
     # λ of partial adaptation (WiSE-FT style): the LoRA contribution times λ; 0 = base, 1 = trained
     adapter_scale: float = 1.0
+    # a file of predictions made elsewhere, scored as this "model" (tradeoff/models/predictions.py)
+    predictions: Path | None = None
 
 
 def slug(text: str) -> str:
@@ -239,7 +241,13 @@ def parse_modifiers(name: str) -> tuple[str, dict[str, float]]:
 
 
 def resolve_model(name: str, registry: Registry, base_name: str | None = None) -> ModelChoice:
-    """What --model names; `NAME@scale=λ` scales an adapter's LoRA contribution by λ."""
+    """What --model names; `NAME@scale=λ` scales an adapter's LoRA contribution by λ;
+    `predictions:FILE` is a file of predictions made elsewhere."""
+    if name.startswith(PREDICTIONS_PREFIX):
+        path = Path(name[len(PREDICTIONS_PREFIX) :]).expanduser()
+        if not path.is_file():
+            raise UserError(f"--model {name}: no such predictions file {path}")
+        return ModelChoice(name, registry.base(base_name), None, 0, predictions=path.resolve())
     stem, modifiers = parse_modifiers(name)
     choice = _resolve(stem, registry, base_name)
     if "step" in modifiers:
@@ -251,6 +259,7 @@ def resolve_model(name: str, registry: Registry, base_name: str | None = None) -
     return choice
 
 
+PREDICTIONS_PREFIX = "predictions:"  # --model predictions:FILE
 SNAPSHOTS_DIR = "snapshots"  # beside an experiment's adapter: snapshots/step-00040/
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tradeoff.config.experiments import ModelChoice
+from tradeoff.errors import UserError
 from tradeoff.models.identity import model_identity
 from tradeoff.models.loading import LoadedModel, base_location, load_model, load_tokenizer
 
@@ -29,8 +30,13 @@ class LazyModel:
     def loaded(self) -> bool:
         return self._loaded is not None
 
+    def _refuse_predictions(self) -> None:
+        if self.choice.predictions is not None:
+            raise UserError(f"--model {self.label} is a predictions file: there is no model to run")
+
     def tokenizer(self) -> Any:
         """The tokenizer alone (prompts need its chat template, not the weights)."""
+        self._refuse_predictions()
         if self._loaded is not None:
             return self._loaded.tokenizer
         if self._tokenizer is None:
@@ -39,6 +45,7 @@ class LazyModel:
         return self._tokenizer
 
     def load(self) -> LoadedModel:
+        self._refuse_predictions()
         if self._loaded is None:
             if self._announce is not None:
                 self._announce(f"[{self.device}] loading {self.label} ...")

@@ -122,7 +122,14 @@ def base_identity(spec: BaseModelSpec) -> dict[str, Any]:
 
 
 def model_identity(choice: ModelChoice) -> dict[str, Any]:
-    """Base identity plus adapter content hash: the model part of every cache key."""
+    """Base identity plus adapter content hash: the model part of every cache key (a predictions
+    file: its content hash alone)."""
+    if choice.predictions is not None:
+        return {
+            "kind": "predictions",
+            "predictions_file": str(choice.predictions),
+            "predictions_sha256": sha256_file(choice.predictions),
+        }
     identity = base_identity(choice.base)
     if choice.adapter_path is not None:
         identity.update(adapter_identity(choice.adapter_path))
@@ -135,6 +142,8 @@ def identity_key(identity: dict[str, Any]) -> str:
     """What a cached prediction depends on: base weights and adapter bytes, not paths (a file or
     folder is named by its content; only a hub id, with its revision, is named by itself)."""
     hashed = identity.get("base_sha256") or identity.get("base_fingerprint")
+    if identity.get("predictions_sha256"):
+        return hashlib.sha256(f"predictions:{identity['predictions_sha256']}".encode()).hexdigest()[:24]
     keep = {k: identity.get(k) for k in ("base_sha256", "base_fingerprint", "revision", "adapter_sha256")}
     if not hashed:
         keep["base"] = identity.get("base")

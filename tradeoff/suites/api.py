@@ -89,6 +89,12 @@ class Suite(Protocol):
         """Cache jobs for the cases (keys hold everything a value depends on) and their compute step."""
         ...
 
+    def imported(self, options: Options, cases: Sequence[Case], source: Path) -> dict[str, dict[str, Any]] | None:
+        """The cases' values read from a predictions file made elsewhere (`--model predictions:FILE`),
+        by case id, in the shape `work` would compute; None when this suite cannot take them (its
+        cases are then skipped with the reason)."""
+        ...
+
     def score(self, options: Options, case: Case, value: dict[str, Any], record: Record) -> Verdict:
         """One case's verdict from its cached value, recording what the results JSON keeps."""
         ...

@@ -80,6 +80,9 @@ class GoldSQLSuite:
         compute = scorer(model, "scoring gold SQL", max(1, model.batch_size) * 4, answers)
         return Work(jobs, compute)
 
+    def imported(self, options: Options, cases: Sequence[Case], source: Path) -> dict[str, dict[str, Any]] | None:
+        return None  # a predictions file holds SQL, not this suite's scores
+
     def score(self, options: Options, case: Case, value: dict[str, Any], record: Record) -> Verdict:
         from tradeoff.suites.spider.prompts import normalize_sql
 

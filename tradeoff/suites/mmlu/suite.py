@@ -166,6 +166,9 @@ class MMLUSuite:
         jobs, prefixes = mmlu_jobs(own.mmlu_dir, [c.payload for c in cases], model_key, own.shots)
         return Work(jobs, mmlu_scorer(model.load, prefixes, model.batch_size, model.label))
 
+    def imported(self, options: Options, cases: Sequence[Case], source: Path) -> dict[str, dict[str, Any]] | None:
+        return None  # a predictions file holds SQL, not this suite's scores
+
     def score(self, options: Options, case: Case, value: dict[str, Any], record: Record) -> Verdict:
         """lm-eval's verdicts: letter `acc` (argmax over ' A'..' D'), cloze `acc_norm` (argmax of
         the byte-length-normalised log-likelihoods of the option texts)."""

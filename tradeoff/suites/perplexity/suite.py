@@ -117,6 +117,9 @@ class PerplexitySuite:
         compute = scorer(model, "scoring texts", max(1, model.batch_size) * 8, texts)
         return Work(jobs, compute)
 
+    def imported(self, options: Options, cases: Sequence[Case], source: Path) -> dict[str, dict[str, Any]] | None:
+        return None  # a predictions file holds SQL, not this suite's scores
+
     def score(self, options: Options, case: Case, value: dict[str, Any], record: Record) -> Verdict:
         text = running_text(case.payload)
         ll, tokens = float(value["loglikelihood"]), int(value["tokens"])

@@ -19,10 +19,7 @@ from typing import Any
 
 from tradeoff.errors import UserError
 from tradeoff.files import write_text_atomic
-
-
-def one_line(sql: str) -> str:
-    return " ".join(str(sql).replace("\t", " ").split())
+from tradeoff.models.predictions import one_line
 
 
 def dev_index(case_id: str) -> int:

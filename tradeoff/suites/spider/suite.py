@@ -5,6 +5,8 @@ verdict, with the strict and set variants recorded beside it."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,6 +22,7 @@ from tradeoff.suites.api import Case, Getter, ModelAccess, OptionSpec, Record, V
 if TYPE_CHECKING:
     from tradeoff.config.experiments import Registry
     from tradeoff.config.run_options import Options
+    from tradeoff.models.predictions import Imported
     from tradeoff.suites.spider.data import SpiderData
 
 RAW_OUTPUT_CHARS = 2000  # of the model's raw answer kept per case in the results
@@ -114,6 +117,19 @@ class SpiderSuite:
 
         data = options.of("spider").data
         data.dev, data.schemas  # noqa: B018 - parse both files now
+        if options.model.predictions is not None:  # read now: a malformed file is one line, before collection
+            from tradeoff.models.predictions import require
+
+            imported = _imported(options.of("spider"), options.model.predictions)
+            wanted = [c.case_id for c in self.cases(options, None) if c.skip_reason is None]
+            require(imported, wanted, options.model.predictions)
+            unmatched = imported.unmatched
+            if unmatched and not os.environ.get("PYTEST_XDIST_WORKER"):
+                print(
+                    f"warning: {options.model.predictions}: {len(unmatched)} row(s) match no dev case and are not "
+                    f"scored: {'; '.join(unmatched[:5])}{' ...' if len(unmatched) > 5 else ''}",
+                    file=sys.stderr,
+                )
         shots = self.shots(options)
         if shots:
             train = data.train()
@@ -147,6 +163,12 @@ class SpiderSuite:
             own.data, payloads, model.tokenizer(), model_key, self.shots(options), own.max_new_tokens, own.batch_size
         )
         return Work(jobs, spider_generator(model.load, own.max_new_tokens, own.batch_size, model.label))
+
+    def imported(self, options: Options, cases: Sequence[Case], source: Path) -> dict[str, dict[str, Any]] | None:
+        from tradeoff.models.predictions import require
+
+        sql = require(_imported(options.of("spider"), source), [c.case_id for c in cases], source)
+        return {case_id: {"text": text, "stopped": True} for case_id, text in sql.items()}
 
     def score(self, options: Options, case: Case, value: dict[str, Any], record: Record) -> Verdict:
         """The ExecutionAccuracy metric on the cached answer; a fresh instance per case, so one
@@ -221,16 +243,32 @@ class SpiderSuite:
 
         own: SpiderOptions = options.of("spider")
         sums = own.data.checksums(sorted({r.props.get("db_id", r.case_id.rsplit("-", 1)[0]) for r in records}))
-        return {
+        out: dict[str, Any] = {
             "spider_dir": str(own.spider_dir),
             "spider_sha256": sums,
             "spider_database_set": database_set_fingerprint(sums),
         }
+        if options.model.predictions is not None:
+            out["predictions_unmatched_rows"] = _imported(own, options.model.predictions).unmatched
+        return out
 
     def summary_lines(self, model: str, summary: dict[str, Any], settings: dict[str, Any]) -> list[str]:
         from tradeoff.suites.spider.summary import format_spider_summary
 
         return format_spider_summary(model, summary)
 
+
+def _imported(own: SpiderOptions, source: Path) -> Imported:
+    """The predictions file read against this run's dev set, once per process."""
+    from tradeoff.models.predictions import DevCase, read_spider
+
+    key = (str(source), str(own.spider_dir))
+    if key not in _IMPORTED:
+        dev = [DevCase(e.case_id, e.db_id, e.question, e.query) for e in own.data.dev]
+        _IMPORTED[key] = read_spider(source, dev)
+    return _IMPORTED[key]
+
+
+_IMPORTED: dict[tuple[str, str], Imported] = {}
 
 SUITE = SpiderSuite()
