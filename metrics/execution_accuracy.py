@@ -121,6 +121,9 @@ class ExecutionAccuracy(BaseMetric):
         self.order_matters: bool = False
         self.more_statements: bool = False
         self.databases: int = 0
+        # the first rows of the gold result and of the prediction's (None: it gave none)
+        self.gold_head: list[list[str]] | None = None
+        self.predicted_head: list[list[str]] | None = None
 
     def measure(
         self,
@@ -221,6 +224,7 @@ def _score(metric: ExecutionAccuracy, test_case: LLMTestCase) -> float:
     metric.error = None
     metric.vacuous = metric.set_match = metric.strict_match = metric.more_statements = False
     metric.strict_failure = None
+    metric.gold_head = metric.predicted_head = None
     gold_sql = (test_case.expected_output or "").strip()
     if not gold_sql:
         raise GoldQueryError("test case has no expected_output (gold SQL)")
@@ -235,6 +239,7 @@ def _score(metric: ExecutionAccuracy, test_case: LLMTestCase) -> float:
     # Gold first, on every database: a gold failure is a dataset fault whatever the model said.
     golds = {v: [_gold_rows(db, text, glimits) for db in dbs] for v, text in gold_texts.items()}
     metric.order_matters = official_orders_rows(gold_texts["official"])
+    metric.gold_head = head_rows(golds["strict"][0])
     extracted = extract(test_case.actual_output or "")
     metric.predicted_sql, metric.more_statements = extracted.sql, extracted.more_statements
     if not metric.predicted_sql:
@@ -245,6 +250,7 @@ def _score(metric: ExecutionAccuracy, test_case: LLMTestCase) -> float:
     strict = _verdict(runner, dbs, golds["strict"], metric.predicted_sql, gold_orders_rows(gold_sql))
     metric.strict_match, metric.strict_failure = strict.passed, strict.failure
     first = runner.run(dbs[0], metric.predicted_sql)
+    metric.predicted_head = None if first.rows is None else head_rows(first.rows)
     metric.set_match = first.rows is not None and set_match(golds["strict"][0], first.rows)
     pred_official = official_prediction(metric.predicted_sql)
     if (
@@ -255,6 +261,16 @@ def _score(metric: ExecutionAccuracy, test_case: LLMTestCase) -> float:
         return _finish(metric, strict)  # the same queries and rule: the same verdict, computed once
     official = _verdict(runner, dbs, golds["official"], pred_official, metric.order_matters)
     return _finish(metric, official)
+
+
+HEAD_ROWS, HEAD_CELL = 3, 80  # what a report shows of a result: enough to see why it differs
+
+
+def head_rows(rows: list[tuple]) -> list[list[str]]:
+    """The first rows of a result, each value as short text (JSON-safe, bounded in size)."""
+    return [
+        [repr(v) if len(repr(v)) <= HEAD_CELL else repr(v)[:HEAD_CELL] + "…" for v in row] for row in rows[:HEAD_ROWS]
+    ]
 
 
 def _finish(metric: ExecutionAccuracy, verdict: Verdict) -> float:

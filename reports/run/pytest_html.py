@@ -14,7 +14,9 @@ ROW_FIELDS = (
     ("prediction", "Prediction"),
     ("gold", "Gold"),
     ("reason", "Reason"),
+    ("failure", "Error category"),
     ("verdicts", "EX official / strict / set"),
+    ("rows", "First rows: gold | predicted"),
 )
 MAX_CELL = 400
 
@@ -58,7 +60,19 @@ def _verdicts(props: dict[str, Any]) -> str | None:
     return "; ".join([marks, *notes])
 
 
+def _rows(props: dict[str, Any]) -> str | None:
+    """A Spider case's first gold and predicted result rows, side by side."""
+    if "gold_rows_head" not in props:
+        return None
+
+    def show(rows: Any) -> str:
+        return "(no result)" if rows is None else "; ".join("(" + ", ".join(r) + ")" for r in rows) or "(empty)"
+
+    return f"{show(props['gold_rows_head'])} | {show(props.get('predicted_rows_head'))}"
+
+
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
     props = dict(getattr(report, "user_properties", ()))  # a CollectReport has none
     props["verdicts"] = _verdicts(props)
+    props["rows"] = _rows(props)
     cells[2:2] = [_cell(props.get(key)) for key, _ in ROW_FIELDS]

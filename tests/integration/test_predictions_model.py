@@ -68,10 +68,17 @@ def one_error(proc: subprocess.CompletedProcess, needle: str) -> None:
 def test_a_pred_txt_in_dev_order_is_scored_and_mmlu_is_skipped_with_the_reason(spider, tmp_path):
     pred = tmp_path / "pred.txt"
     pred.write_text("\n".join(PREDICTED) + "\n")
-    proc = run(spider, tmp_path, f"predictions:{pred}")
+    html = tmp_path / "report.html"
+    proc = run(spider, tmp_path, f"predictions:{pred}", f"--html={html}", "--self-contained-html")
     assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]  # 1: a wrong answer fails its case
     got, results = outcomes(tmp_path, slug(f"predictions:{pred}"))
     assert got == EXPECTED
+    wrong = next(c["props"] for c in results["cases"] if c["case_id"] == "shop-0001")
+    assert wrong["failure"] == "wrong_result"
+    assert wrong["gold_rows_head"] == [["'pen'"], ["'book'"], ["'cup'"]]
+    assert wrong["predicted_rows_head"] == [["'Oslo'"], ["'Rome'"]]
+    page = html.read_text()  # pytest-html's per-case extras: error category and first rows
+    assert "Error category" in page and "wrong_result" in page and "Oslo" in page
     assert results["identity"]["predictions_sha256"] and results["identity"]["kind"] == "predictions"
     mmlu = [c for c in results["cases"] if c["suite"] == "mmlu"]
     assert mmlu and all(c["outcome"] == "skipped" and "predictions file" in c["skip_reason"] for c in mmlu)

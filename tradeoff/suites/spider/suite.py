@@ -212,6 +212,8 @@ class SpiderSuite:
             ("set_match", metric.set_match),
             ("more_statements", metric.more_statements),
             ("databases", metric.databases),
+            ("gold_rows_head", metric.gold_head),
+            ("predicted_rows_head", metric.predicted_head),
         ):
             record(name, prop)
         return Verdict(bool(metric.is_successful()), str(metric.reason))
