@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -69,6 +70,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spider-dir", default=str(REPO / "../shared/data/spider"))
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write the per-database figures here as JSON")
     args = ap.parse_args()
     src = Path(args.spider_dir).resolve() / "database/concert_singer/concert_singer.sqlite"
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,6 +109,14 @@ def main() -> None:
                 f"{r['empty_reason']} | {r['changed']} | {r['same_sha']} | {len(r['new_files'])} | "
                 f"{r['wall']:.1f} | {r['bound']:.0f} | {r['slowest'].case.name} {r['slowest'].elapsed_s:.2f} s |"
             )
+        if args.json:
+            keys = ("label", "n", "crashes", "nonzero", "empty_reason", "changed", "same_sha", "wall", "bound")
+            figures = [
+                {**{k: r[k] for k in keys}, "unexpected": len(r["unexpected"]), "new_files": len(r["new_files"])}
+                | {"categories": {str(c): v for c, v in r["categories"].items()}}
+                for r in runs
+            ]
+            args.json.write_text(json.dumps(figures, indent=1, default=str) + "\n")
         cats = sorted(set().union(*(r["categories"] for r in runs)), key=str)
         print("\n| failure category | " + " | ".join(r["label"] for r in runs) + " |")
         print("|---|" + "---|" * len(runs))
