@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         help="do nothing if the adapter exists and was trained with this configuration (tox, make demo)",
     )
     p.add_argument(
+        "--report-to",
+        action="append",
+        default=[],
+        help="log the run to tensorboard, wandb or mlflow too (repeatable; offline, under <run>/tracking/)",
+    )
+    p.add_argument(
         "--gradient-checkpointing",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -77,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             gradient_checkpointing=args.gradient_checkpointing,
             save_steps=args.save_steps,
             if_missing=args.if_missing,
+            report_to=[n for value in args.report_to for n in value.split(",") if n],
         )
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

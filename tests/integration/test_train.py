@@ -566,3 +566,31 @@ def test_sweep_scores_every_model_on_one_base_load(world, trained, tmp_path):
     assert results["v1_scale_0.5"]["identity"]["adapter_scale"] == 0.5
     assert "adapter_scale" not in results["v1"]["identity"]
     assert (out / "report" / "index.html").is_file()
+
+
+def test_a_run_reported_to_tensorboard_writes_event_files_that_read_back(world, monkeypatch):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.delenv("TENSORBOARD_LOGGING_DIR", raising=False)
+    out = world["root"] / "tracked"
+    adapter = train(
+        "v1",
+        spider_dir=world["spider"],
+        output_root=out,
+        experiments_file=world["experiments"],
+        max_steps=3,
+        report_to=["tensorboard"],
+    )
+    events = list((adapter.parent / "tracking" / "tensorboard").rglob("events.out.tfevents.*"))
+    assert events, "no TensorBoard event file"
+    acc = EventAccumulator(str(events[0].parent))
+    acc.Reload()
+    losses = [e.value for e in acc.Scalars("train/loss")]
+    logged = [h["loss"] for h in json.loads((adapter.parent / "loss.json").read_text()) if "loss" in h]
+    assert len(losses) >= 3 and losses == pytest.approx(logged[: len(losses)], rel=1e-5)
+
+
+def test_an_unknown_tracker_is_one_user_error(world):
+    with pytest.raises(UserError, match="--report-to nosuch: choose from"):
+        train("v1", spider_dir=world["spider"], experiments_file=world["experiments"], report_to=["nosuch"])

@@ -140,6 +140,7 @@ def train(
     save_steps: int | None = None,
     callbacks: Sequence[Any] = (),
     if_missing: bool = False,
+    report_to: Sequence[str] = (),
 ) -> Path:
     """Train `experiment`'s LoRA adapter and return the adapter directory.
 
@@ -170,7 +171,7 @@ def train(
             return plan.adapter_dir
         if is_rank_zero():
             print(f"training {plan.experiment}: {stale}", flush=True)
-    return _run(plan, started, callbacks)
+    return _run(plan, started, callbacks, _trackers(report_to))
 
 
 _SAME_MATH = {"gradient_checkpointing"}  # recomputes activations; the trained weights are the same
@@ -204,7 +205,38 @@ def adapter_staleness(plan: TrainPlan) -> str | None:
     return None
 
 
-def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any]) -> Path:
+TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}  # name -> package it needs
+TRACKING_DIR = "tracking"  # beside the adapter: <run>/tracking/ (TensorBoard event files, offline runs)
+
+
+def _trackers(names: Sequence[str]) -> list[str]:
+    """Trainer `report_to` names, checked before any work; each tracker runs offline (its files
+    under the run's tracking folder) unless the user configured it otherwise."""
+    import importlib.util
+
+    out = []
+    for name in names:
+        if name not in TRACKERS:
+            raise UserError(f"--report-to {name}: choose from {sorted(TRACKERS)}")
+        if importlib.util.find_spec(TRACKERS[name]) is None:
+            raise UserError(
+                f"--report-to {name}: the {TRACKERS[name]} package is not installed (pip install '.[tracking]')"
+            )
+        out.append(name)
+    return out
+
+
+def _offline_tracking(trackers: Sequence[str], folder: Path) -> None:
+    if "tensorboard" in trackers:
+        os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(folder / "tensorboard"))
+    if "wandb" in trackers:
+        os.environ.setdefault("WANDB_MODE", "offline")
+        os.environ.setdefault("WANDB_DIR", str(folder))
+    if "mlflow" in trackers:
+        os.environ.setdefault("MLFLOW_TRACKING_URI", (folder / "mlruns").as_uri())
+
+
+def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any], trackers: Sequence[str] = ()) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, set_seed
 
@@ -252,6 +284,7 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any]) -> Pat
     throughput = _throughput_callback()
     in_main_thread = threading.current_thread() is threading.main_thread()
     sigterm_handler = signal.getsignal(signal.SIGTERM) if in_main_thread else None
+    _offline_tracking(trackers, plan.run_dir / TRACKING_DIR)
     args = TrainingArguments(
         output_dir=str(plan.checkpoints_dir),
         per_device_train_batch_size=cfg.batch_size,
@@ -280,7 +313,7 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any]) -> Pat
         ddp_find_unused_parameters=False,
         dataloader_pin_memory=cuda,
         use_cpu=not cuda,  # also what makes `torchrun` on a CPU-only host data-parallel (gloo)
-        report_to="none",
+        report_to=list(trackers) or "none",
     )
     # the LM head only at labelled positions: same loss, far less time and memory (training_loss.py)
     trainer = answer_only_trainer(Trainer)(
