@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tradeoff.suites.spider.export",
         "write a run's Spider cases as gold.txt and pred.txt for the official evaluator",
     ),
+    "ship-adapters": (
+        "tradeoff.training.ship",
+        "copy trained adapters with their run records to adapters/ (committed; --model falls back to them)",
+    ),
     "report": ("reports.compare", "build the comparison report from every results JSON in a results dir"),
     "crosscheck-mmlu": (
         "tradeoff.suites.mmlu.lmeval_crosscheck",

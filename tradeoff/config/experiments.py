@@ -217,6 +217,15 @@ def adapter_dir(base: BaseModelSpec, experiment: str) -> Path:
     return settings.models_dir() / slug(base.name) / experiment / "adapter"
 
 
+def shipped_adapter_dir(base: BaseModelSpec, experiment: str) -> Path:
+    """The experiment's adapter as committed with the repository (adapters/<base>/<experiment>/)."""
+    return settings.shipped_adapters_dir() / slug(base.name) / experiment / "adapter"
+
+
+def is_shipped(path: Path) -> bool:
+    return settings.shipped_adapters_dir().resolve() in path.resolve().parents
+
+
 MODIFIERS = ("scale", "step")  # NAME@scale=λ, NAME@step=S (a snapshot kept by train.py)
 
 
@@ -292,6 +301,9 @@ def _resolve(name: str, registry: Registry, base_name: str | None) -> ModelChoic
         if not exp.train:
             return ModelChoice(name, base, None, exp.spider_shots, name)
         path = adapter_dir(base, name)
+        shipped = shipped_adapter_dir(base, name)
+        if not (path / "adapter_config.json").is_file() and (shipped / "adapter_config.json").is_file():
+            path = shipped  # a locally trained adapter always wins; the shipped one stands in
         if not (path / "adapter_config.json").is_file():
             raise UserError(
                 f"model {name!r} is not trained yet for base {base.name!r} (no adapter at {path}): "

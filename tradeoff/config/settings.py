@@ -46,6 +46,18 @@ def models_dir() -> Path:
     return _path(ENV_MODELS_DIR, REPO_ROOT / "models")
 
 
+def deepeval_native() -> bool:
+    """Whether deepeval's CLI runs this session (`deepeval test run` sets DEEPEVAL=1): Spider
+    cases then also go through deepeval's test API, for its results table, folder and cache."""
+    return os.environ.get("DEEPEVAL", "").strip().lower() in ("1", "true", "yes")
+
+
+def shipped_adapters_dir() -> Path:
+    """Adapters committed with the repository (trained by `make ship-adapters`), used when no
+    locally trained one exists."""
+    return REPO_ROOT / "adapters"
+
+
 def experiments_file() -> Path:
     return _path(ENV_EXPERIMENTS, REPO_ROOT / "experiments.toml")
 

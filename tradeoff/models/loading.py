@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tradeoff.config.experiments import BaseModelSpec, ModelChoice
+from tradeoff.config.experiments import BaseModelSpec, ModelChoice, is_shipped
 from tradeoff.errors import UserError
 from tradeoff.models.gguf import GGUF_PREFIX, converted_gguf_dir, locate_packaged_gguf
 from tradeoff.models.identity import check_adapter_base, model_identity
@@ -86,6 +86,8 @@ def load_model(choice: ModelChoice, device: str = "cpu") -> LoadedModel:
         from peft import PeftModel
 
         check_adapter_base(choice.adapter_path, identity)
+        origin = "shipped with the repository" if is_shipped(choice.adapter_path) else "trained locally"
+        print(f"[{device}] adapter {choice.adapter_path} ({origin})", file=sys.stderr)
         model = PeftModel.from_pretrained(model, str(choice.adapter_path))  # type: ignore[assignment, arg-type]
     model.to(device)  # type: ignore[arg-type]
     model.eval()

@@ -190,6 +190,7 @@ class SpiderSuite:
         record("generated_by", value.get("generated_by"))
         metric = ExecutionAccuracy(limits=QueryLimits(timeout_s=own.query_timeout, max_rows=own.max_rows))
         test_case = LLMTestCase(
+            name=case.case_id,
             input=example.question,
             actual_output=output,
             expected_output=example.query,
@@ -197,6 +198,8 @@ class SpiderSuite:
         )
         try:
             metric.measure(test_case)
+            if settings.deepeval_native():  # `deepeval test run`: the case also goes through deepeval's test API
+                _through_deepeval(test_case, ExecutionAccuracy(limits=metric.limits))
         except GoldQueryError as exc:
             # A data fault, not a measurement: it would make this model's scored set differ from
             # another's, so the run stops (fixtures/plugin.py) instead of skipping the case.
@@ -258,6 +261,18 @@ class SpiderSuite:
         from tradeoff.suites.spider.summary import format_spider_summary
 
         return format_spider_summary(model, summary)
+
+
+def _through_deepeval(test_case: Any, metric: Any) -> None:
+    """Hand the case to deepeval's `assert_test`, so deepeval's results table, its results folder
+    and its cache hold it. The verdict is the benchmark's own (measured above with the same metric
+    class); deepeval's failed assertion is not re-raised here, the test's assert reports it."""
+    from deepeval import assert_test  # type: ignore[attr-defined]
+
+    try:
+        assert_test(test_case, [metric], run_async=False)
+    except AssertionError:
+        pass
 
 
 def _imported(own: SpiderOptions, source: Path) -> Imported:
