@@ -133,3 +133,51 @@ def test_malformed_files_are_one_error_line(spider, tmp_path, name, text, needle
     path = tmp_path / name
     path.write_text(text)
     one_error(run(spider, tmp_path, f"predictions:{path}"), needle)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("formulation", ["letter", "cloze"])
+def test_lm_eval_log_samples_are_read_as_the_predictions_models_mmlu_scores(spider, tmp_path, formulation):
+    """lm-eval's own per-sample output for a tiny model, written as `--log_samples` writes it,
+    gives the MMLU verdicts this benchmark's scorer gives that model."""
+    from tradeoff.suites.mmlu.data import load_split
+    from tradeoff.suites.mmlu.lmeval_crosscheck import run_lmeval
+    from tradeoff.suites.mmlu.prompts import fewshot_prefix
+    from tradeoff.suites.mmlu.scoring import score_questions
+
+    from tiny_models import mistral_tokenizer, tiny_mistral
+
+    model, tokenizer = tiny_mistral(), mistral_tokenizer()
+    mmlu = mmlu_data_dir()
+    run_ = run_lmeval(model, tokenizer, mmlu, ["anatomy"], "test", 4, 2, formulation)
+    folder = tmp_path / "lmeval-samples"
+    folder.mkdir()
+    task = "mmlu_anatomy" + ("_continuation" if formulation == "cloze" else "")
+    with (folder / f"samples_{task}_2026-12-02T10-00-00.000000.jsonl").open("w") as f:
+        for sample in run_.samples["anatomy"]:
+            f.write(json.dumps(sample, default=str) + "\n")
+    questions = load_split(mmlu, "anatomy", "test")[:4]
+    ours = score_questions(
+        model,
+        tokenizer,
+        questions,
+        fewshot_prefix("anatomy", load_split(mmlu, "anatomy", "dev"), 2, formulation),
+        formulation,
+    )
+    pred = tmp_path / "pred.txt"
+    pred.write_text("\n".join(PREDICTED) + "\n")
+    extra = [
+        "--mmlu-log-samples",
+        str(folder),
+        "--mmlu-formulation",
+        formulation,
+        "--mmlu-limit",
+        "4",
+        "--mmlu-shots",
+        "2",
+    ]
+    proc = run(spider, tmp_path, f"predictions:{pred}", *extra)
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    _, results = outcomes(tmp_path, slug(f"predictions:{pred}"))
+    got = {c["case_id"]: c["props"]["passed"] for c in results["cases"] if c["suite"] == "mmlu"}
+    assert got == {f"{s.case_id}-{formulation}": s.correct for s in ours}

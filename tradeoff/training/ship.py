@@ -33,7 +33,9 @@ def ship(experiment: str, base_name: str | None = None) -> Path:
     base = load_registry().base(base_name)
     source = adapter_dir(base, experiment)
     if not (source / "adapter_config.json").is_file():
-        raise UserError(f"{experiment}: no trained adapter at {source} (run `python train.py --experiment {experiment}`)")
+        raise UserError(
+            f"{experiment}: no trained adapter at {source} (run `python train.py --experiment {experiment}`)"
+        )
     if directory_hash(source, skip=(ADAPTER_META,)) != recorded_hash(source.parent):
         raise UserError(f"{source}: its content differs from the hash its run.json recorded")
     target = shipped_adapter_dir(base, experiment)

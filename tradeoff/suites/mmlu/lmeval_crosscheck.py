@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +137,7 @@ class LmevalCase:
 class LmevalRun:
     cases: dict[str, LmevalCase]
     seconds: float  # simple_evaluate only: excludes building the tasks (reading the CSVs)
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by subject, as --log_samples writes
 
 
 def run_lmeval(
@@ -174,8 +175,10 @@ def run_lmeval(
         )
         seconds = time.perf_counter() - start
     cases: dict[str, LmevalCase] = {}
+    raw: dict[str, list[dict[str, Any]]] = {}
     for task_name, samples in out["samples"].items():
         subject = by_name[task_name]
+        raw[subject] = samples
         for sample in samples:
             lls = tuple(float(resp[0]) for resp in sample["filtered_resps"])
             acc_pred, norm_pred, _ = cloze_predictions(lls, [str(c) for c in _choices(sample["doc"], formulation)])
@@ -188,7 +191,7 @@ def run_lmeval(
                 correct=bool(sample[metric]),
                 gold=int(sample["doc"]["answer"]),
             )
-    return LmevalRun(cases, seconds)
+    return LmevalRun(cases, seconds, raw)
 
 
 def _choices(doc: dict[str, Any], formulation: Formulation) -> list[str]:

@@ -32,6 +32,7 @@ class MMLUOptions:
     limit: int | None
     shots: int
     formulations: list[str]
+    log_samples: Path | None = None
     _questions: dict[str, list[MMLUQuestion]] = field(default_factory=dict)
 
     def subject_selected(self, subject: str) -> bool:
@@ -96,6 +97,14 @@ class MMLUSuite:
                 help="letter: log-likelihood of ' A'..' D' (lm-eval mmlu); cloze: option texts, acc_norm",
             ),
         ),
+        (
+            "--mmlu-log-samples",
+            dict(
+                default=None,
+                help="with --model predictions:FILE: lm-eval --log_samples output (a samples_mmlu_*.jsonl file or "
+                "folder) read as that model's MMLU scores",
+            ),
+        ),
     )
 
     def read_options(self, get: Getter, registry: Registry) -> MMLUOptions:
@@ -110,6 +119,7 @@ class MMLUSuite:
             limit=get("mmlu_limit"),
             shots=get("mmlu_shots"),
             formulations=list(FORMULATIONS) if formulation == "both" else [formulation],
+            log_samples=Path(get("mmlu_log_samples")).expanduser() if get("mmlu_log_samples") else None,
         )
         at_least("--mmlu-limit", opts.limit, 1)
         if not 0 <= opts.shots <= 5:
@@ -142,6 +152,15 @@ class MMLUSuite:
                         load_split(own.mmlu_dir, subject, "dev")
                     except (MMLUDataError, OSError) as exc:
                         raise UserError(f"MMLU data (few-shot examples): {exc}") from None
+        if own.log_samples is not None:
+            if options.model.predictions is None:
+                raise UserError(
+                    "--mmlu-log-samples gives a predictions file's MMLU scores: use it with --model predictions:FILE"
+                )
+            from tradeoff.suites.mmlu.log_samples import require
+
+            wanted = [c.case_id for c in self.cases(options, None) if c.skip_reason is None]
+            require(_log_samples(own), wanted, own.log_samples)
 
     def selects_module(self, options: Options, path: Path) -> bool:
         subject = path.stem.removeprefix("test_")
@@ -167,7 +186,12 @@ class MMLUSuite:
         return Work(jobs, mmlu_scorer(model.load, prefixes, model.batch_size, model.label))
 
     def imported(self, options: Options, cases: Sequence[Case], source: Path) -> dict[str, dict[str, Any]] | None:
-        return None  # a predictions file holds SQL, not this suite's scores
+        own: MMLUOptions = options.of("mmlu")
+        if own.log_samples is None:
+            return None  # a predictions file holds SQL, not MMLU scores
+        from tradeoff.suites.mmlu.log_samples import require
+
+        return require(_log_samples(own), [c.case_id for c in cases], own.log_samples)
 
     def score(self, options: Options, case: Case, value: dict[str, Any], record: Record) -> Verdict:
         """lm-eval's verdicts: letter `acc` (argmax over ' A'..' D'), cloze `acc_norm` (argmax of
@@ -232,5 +256,21 @@ class MMLUSuite:
 
         return format_mmlu_summary(model, summary, settings["mmlu_split"], settings["mmlu_shots"])
 
+
+def _log_samples(own: MMLUOptions) -> dict[str, dict[str, Any]]:
+    """The lm-eval samples read against this run's selected questions, once per process."""
+    from tradeoff.suites.mmlu.log_samples import read_log_samples
+
+    assert own.log_samples is not None
+    key = str(own.log_samples)
+    if key not in _READ:
+        from tradeoff.suites.mmlu.categories import SUBJECTS
+
+        questions = {(q.subject, q.index): q for s in SUBJECTS if own.subject_selected(s) for q in own.questions(s)}
+        _READ[key] = read_log_samples(own.log_samples, questions)
+    return _READ[key]
+
+
+_READ: dict[str, dict[str, dict[str, Any]]] = {}
 
 SUITE = MMLUSuite()
