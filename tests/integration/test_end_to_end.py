@@ -161,7 +161,7 @@ def test_unknown_model_is_one_clear_line(tmp_path):
 
 
 def test_untrained_adapter_names_the_training_command(tmp_path):
-    env = dict(os.environ, TRADEOFF_MODELS_DIR=str(tmp_path))
+    env = dict(os.environ, TRADEOFF_MODELS_DIR=str(tmp_path), TRADEOFF_SHIPPED_ADAPTERS=str(tmp_path / "none"))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "tests/spider", "--model", "v1"],
         cwd=REPO,

@@ -61,6 +61,7 @@ def test_adding_an_experiment_is_adding_a_block(tmp_path):
 
 def test_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv("TRADEOFF_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("TRADEOFF_SHIPPED_ADAPTERS", str(tmp_path / "shipped"))  # none shipped
     reg = load_registry(REPO / "experiments.toml")
     base = resolve_model("base", reg)
     assert base.adapter_path is None and base.spider_shots == 4

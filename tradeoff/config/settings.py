@@ -16,6 +16,7 @@ ENV_EXPERIMENTS = "TRADEOFF_EXPERIMENTS"
 ENV_BASE_MODEL = "TRADEOFF_BASE_MODEL"
 ENV_CONVERTED_DIR = "TRADEOFF_CONVERTED_DIR"
 ENV_THREADS = "TRADEOFF_THREADS"
+ENV_SHIPPED_ADAPTERS = "TRADEOFF_SHIPPED_ADAPTERS"
 
 
 def _path(env: str, default: Path) -> Path:
@@ -54,8 +55,8 @@ def deepeval_native() -> bool:
 
 def shipped_adapters_dir() -> Path:
     """Adapters committed with the repository (trained by `make ship-adapters`), used when no
-    locally trained one exists."""
-    return REPO_ROOT / "adapters"
+    locally trained one exists ($TRADEOFF_SHIPPED_ADAPTERS moves them, e.g. to an empty folder)."""
+    return _path(ENV_SHIPPED_ADAPTERS, REPO_ROOT / "adapters")
 
 
 def experiments_file() -> Path:
