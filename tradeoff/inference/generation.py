@@ -321,77 +321,63 @@ def generate_batched(
     need a fixed length).
     """
     with grouped_query_attention(model):
-        _generate(model, tokenizer, prompts, max_new_tokens, batch_size, on_batch, progress, min_shared, min_new_tokens)
-
-
-def _generate(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[str],
-    max_new_tokens: int,
-    batch_size: int,
-    on_batch: Callable[[list[int], list[Generation]], None],
-    progress: Any | None,
-    min_shared: int,
-    min_new_tokens: int,
-) -> None:
-    ids = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
-    nodes, node_of = prefix_tree(ids, min_shared)
-    caches = PrefixCaches(model, ids, nodes, node_of)
-    stops = stop_token_ids(model, tokenizer)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
-    queue = sorted(range(len(ids)), key=lambda i: (-nodes[node_of[i]].length, node_of[i], -len(ids[i]), i))
-    queue.reverse()  # popped from the end
-    refill_at = batch_size - max(1, batch_size // 4)
-    stop_set, barred = set(stops), torch.tensor(stops)
-    tokens: dict[int, list[int]] = {}
-    batch: _Rows | None = None
-    while queue or batch is not None:
-        if queue and (batch is None or len(batch.prompts) <= refill_at):
-            joining = [queue.pop() for _ in range(min(len(queue), batch_size - (len(batch.prompts) if batch else 0)))]
-            lengths = [nodes[node_of[i]].length for i in joining]
-            new = _prefill(
-                model,
-                joining,
-                [caches.get(node_of[i]) for i in joining],
-                lengths,
-                [ids[i][n:] for i, n in zip(joining, lengths)],
-                max_new_tokens,
-                pad_id,
-            )
-            for i in joining:
-                caches.done(node_of[i])
-                tokens[i] = []
-            if batch is None:
-                batch = new
-            else:
-                batch.join(new, max_new_tokens)
-        assert batch is not None
-        logits = batch.logits
-        if min_new_tokens:
-            early = torch.tensor([len(tokens[i]) < min_new_tokens for i in batch.prompts], device=logits.device)
-            logits = logits.clone()
-            logits[
-                early[:, None]
-                & torch.isin(torch.arange(logits.shape[1], device=logits.device), barred.to(logits.device))[None]
-            ] = float("-inf")
-        chosen = logits.argmax(dim=-1)
-        keep, finished, stopped = [], [], []
-        for row, (i, token) in enumerate(zip(batch.prompts, chosen.tolist())):
-            tokens[i].append(token)
-            if token in stop_set or len(tokens[i]) >= max_new_tokens:
-                finished.append(i)
-                stopped.append(token in stop_set)
-            else:
-                keep.append(row)
-        if finished:
-            texts = tokenizer.batch_decode([tokens.pop(i) for i in finished], skip_special_tokens=True)
-            on_batch(finished, [Generation(t, s) for t, s in zip(texts, stopped)])
-            if progress is not None:
-                progress.update(len(finished))
-        if not keep:
-            batch = None
-            continue
-        chosen = chosen[torch.tensor(keep, device=chosen.device)] if len(keep) < len(chosen) else chosen
-        batch.keep(keep)
-        batch.step(model, chosen)
+        ids = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
+        nodes, node_of = prefix_tree(ids, min_shared)
+        caches = PrefixCaches(model, ids, nodes, node_of)
+        stops = stop_token_ids(model, tokenizer)
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
+        queue = sorted(range(len(ids)), key=lambda i: (-nodes[node_of[i]].length, node_of[i], -len(ids[i]), i))
+        queue.reverse()  # popped from the end
+        refill_at = batch_size - max(1, batch_size // 4)
+        stop_set, barred = set(stops), torch.tensor(stops, device=next(model.parameters()).device)
+        tokens: dict[int, list[int]] = {}
+        batch: _Rows | None = None
+        while queue or batch is not None:
+            if queue and (batch is None or len(batch.prompts) <= refill_at):
+                joining = [
+                    queue.pop() for _ in range(min(len(queue), batch_size - (len(batch.prompts) if batch else 0)))
+                ]
+                lengths = [nodes[node_of[i]].length for i in joining]
+                new = _prefill(
+                    model,
+                    joining,
+                    [caches.get(node_of[i]) for i in joining],
+                    lengths,
+                    [ids[i][n:] for i, n in zip(joining, lengths)],
+                    max_new_tokens,
+                    pad_id,
+                )
+                for i in joining:
+                    caches.done(node_of[i])
+                    tokens[i] = []
+                if batch is None:
+                    batch = new
+                else:
+                    batch.join(new, max_new_tokens)
+            assert batch is not None
+            logits = batch.logits
+            if min_new_tokens:
+                early = [row for row, i in enumerate(batch.prompts) if len(tokens[i]) < min_new_tokens]
+                if early:
+                    logits = logits.clone()
+                    logits[torch.tensor(early, device=logits.device)[:, None], barred[None, :]] = float("-inf")
+            chosen = logits.argmax(dim=-1)
+            keep, finished, stopped = [], [], []
+            for row, (i, token) in enumerate(zip(batch.prompts, chosen.tolist())):
+                tokens[i].append(token)
+                if token in stop_set or len(tokens[i]) >= max_new_tokens:
+                    finished.append(i)
+                    stopped.append(token in stop_set)
+                else:
+                    keep.append(row)
+            if finished:
+                texts = tokenizer.batch_decode([tokens.pop(i) for i in finished], skip_special_tokens=True)
+                on_batch(finished, [Generation(t, s) for t, s in zip(texts, stopped)])
+                if progress is not None:
+                    progress.update(len(finished))
+            if not keep:
+                batch = None
+                continue
+            chosen = chosen[torch.tensor(keep, device=chosen.device)] if len(keep) < len(chosen) else chosen
+            batch.keep(keep)
+            batch.step(model, chosen)
