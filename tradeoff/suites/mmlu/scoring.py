@@ -237,11 +237,26 @@ def _check_length(model: Any, plan: ScoringPlan) -> bool:
     return True
 
 
-def _shares_stems(plan: ScoringPlan) -> bool:
-    """Whether some rows share tokens beyond the cached prefix up to their first scored position."""
+def _stems(plan: ScoringPlan) -> dict[tuple[int, ...], list[_Row]]:
+    """The rows by stem: their tokens after the cached prefix, up to their first scored position."""
     p = len(plan.cached_tokens)
-    stems = {tuple(r.tokens[p : min(t.first_pos for t in r.targets)]) for r in plan.rows}
-    return len(stems) < len(plan.rows)
+    groups: dict[tuple[int, ...], list[_Row]] = {}
+    for row in plan.rows:
+        groups.setdefault(tuple(row.tokens[p : min(t.first_pos for t in row.targets)]), []).append(row)
+    return groups
+
+
+def _shares_stems(plan: ScoringPlan) -> bool:
+    """Whether some rows share a stem (cloze: a question's four options)."""
+    return len(_stems(plan)) < len(plan.rows)
+
+
+def _score_over_prefix(
+    model: Any, rows: list[_Row], p: int, kv: Any | None, pad_id: int, out: dict[tuple[int, int], float]
+) -> None:
+    """One forward of rows whose first p tokens are the cached prefix `kv`."""
+    cache = _expanded_cache(model, kv, len(rows)) if kv is not None else None
+    _score_batch(model, rows, [p] * len(rows), [[1] * p] * len(rows), cache, pad_id, out)
 
 
 def _score_rows(
@@ -258,9 +273,7 @@ def _score_rows(
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     out: dict[tuple[int, int], float] = {}
     for batch in _progress(batches, progress):
-        rows = [plan.rows[i] for i in batch]
-        cache = _expanded_cache(model, kv, len(rows)) if kv is not None else None
-        _score_batch(model, rows, [p] * len(rows), [[1] * p] * len(rows), cache, pad_id, out)
+        _score_over_prefix(model, [plan.rows[i] for i in batch], p, kv, pad_id, out)
     return out
 
 
@@ -280,10 +293,7 @@ def _score_rows_two_level(
     """
     p = len(plan.cached_tokens)
     kv = _prefix_kv(model, plan.cached_tokens) if p else None
-    groups: dict[tuple[int, ...], list[_Row]] = {}
-    for row in plan.rows:
-        end = min(t.first_pos for t in row.targets)
-        groups.setdefault(tuple(row.tokens[p:end]), []).append(row)
+    groups = _stems(plan)
     stems = sorted(groups, key=len, reverse=True)
     batches = [stems[i : i + batch_size] for i in range(0, len(stems), batch_size)]
     out: dict[tuple[int, int], float] = {}
@@ -292,9 +302,7 @@ def _score_rows_two_level(
         width = max(len(s) for s in batch)
         if width == 0:  # nothing beyond the prefix to share
             for stem in batch:
-                rows = groups[stem]
-                cache = _expanded_cache(model, kv, len(rows)) if kv is not None else None
-                _score_batch(model, rows, [p] * len(rows), [[1] * p] * len(rows), cache, pad_id, out)
+                _score_over_prefix(model, groups[stem], p, kv, pad_id, out)
             continue
         ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), p + width), dtype=torch.long)
