@@ -124,6 +124,9 @@ class Options:
         """Each selected suite's data, parsed now: a malformed file is a usage error, not one error per case."""
         for suite in self.suites:
             suite.check_data(self)
+            source = self.model.predictions
+            if source is not None:  # a file that misses a selected case is one line now, not an error per case
+                suite.imported(self, [c for c in suite.cases(self, None) if c.skip_reason is None], source)
 
     def check_model(self) -> None:
         """Resolve --model and refuse an adapter trained on other base weights, before any work."""

@@ -23,14 +23,16 @@ import csv
 import io
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from tradeoff.errors import UserError
 
 SQL_KEYS = ("prediction", "predicted_sql", "sql")
 CSV_COLUMNS = ("question", "predicted_sql", "db_id")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -160,13 +162,12 @@ def _read_jsonl(path: Path, text: str, dev: Sequence[DevCase]) -> Imported:
     return out
 
 
-def require(imported: Imported, wanted: Sequence[str], path: Path) -> dict[str, str]:
-    """The predictions of the run's cases; a case the file does not cover is an error, not a
-    silent zero."""
-    absent = [case_id for case_id in wanted if case_id not in imported.sql]
+def require(found: Mapping[str, T], wanted: Sequence[str], where: str, hint: str) -> dict[str, T]:
+    """The entries of the run's cases; a case the file does not cover is an error, not a silent zero."""
+    absent = [case_id for case_id in wanted if case_id not in found]
     if absent:
         raise UserError(
-            f"predictions file {path}: no prediction for {len(absent)} of the {len(wanted)} selected case(s) "
-            f"(first: {absent[0]}); select fewer (--limit, --spider-db) or complete the file"
+            f"{where}: no prediction for {len(absent)} of the {len(wanted)} selected case(s) "
+            f"(first: {absent[0]}); {hint}"
         )
-    return {case_id: imported.sql[case_id] for case_id in wanted}
+    return {case_id: found[case_id] for case_id in wanted}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +66,3 @@ def read_log_samples(path: Path, questions: dict[tuple[str, int], MMLUQuestion])
                 "norm_predicted": norm if formulation == "cloze" else None,
             }
     return out
-
-
-def require(values: dict[str, dict[str, Any]], wanted: Sequence[str], path: Path) -> dict[str, dict[str, Any]]:
-    absent = [c for c in wanted if c not in values]
-    if absent:
-        raise UserError(
-            f"--mmlu-log-samples {path}: no sample for {len(absent)} of the {len(wanted)} selected MMLU case(s) "
-            f"(first: {absent[0]}); select the subjects, split and formulation it covers"
-        )
-    return {c: values[c] for c in wanted}

@@ -157,10 +157,6 @@ class MMLUSuite:
                 raise UserError(
                     "--mmlu-log-samples gives a predictions file's MMLU scores: use it with --model predictions:FILE"
                 )
-            from tradeoff.suites.mmlu.log_samples import require
-
-            wanted = [c.case_id for c in self.cases(options, None) if c.skip_reason is None]
-            require(_log_samples(own), wanted, own.log_samples)
 
     def selects_module(self, options: Options, path: Path) -> bool:
         subject = path.stem.removeprefix("test_")
@@ -189,9 +185,10 @@ class MMLUSuite:
         own: MMLUOptions = options.of("mmlu")
         if own.log_samples is None:
             return None  # a predictions file holds SQL, not MMLU scores
-        from tradeoff.suites.mmlu.log_samples import require
+        from tradeoff.models.predictions import require
 
-        return require(_log_samples(own), [c.case_id for c in cases], own.log_samples)
+        hint = "select the subjects, split and formulation it covers"
+        return require(_log_samples(own), [c.case_id for c in cases], f"--mmlu-log-samples {own.log_samples}", hint)
 
     def score(self, options: Options, case: Case, value: dict[str, Any], record: Record) -> Verdict:
         """lm-eval's verdicts: letter `acc` (argmax over ' A'..' D'), cloze `acc_norm` (argmax of

@@ -118,12 +118,7 @@ class SpiderSuite:
         data = options.of("spider").data
         data.dev, data.schemas  # noqa: B018 - parse both files now
         if options.model.predictions is not None:  # read now: a malformed file is one line, before collection
-            from tradeoff.models.predictions import require
-
-            imported = _imported(options.of("spider"), options.model.predictions)
-            wanted = [c.case_id for c in self.cases(options, None) if c.skip_reason is None]
-            require(imported, wanted, options.model.predictions)
-            unmatched = imported.unmatched
+            unmatched = _imported(options.of("spider"), options.model.predictions).unmatched
             if unmatched and not os.environ.get("PYTEST_XDIST_WORKER"):
                 print(
                     f"warning: {options.model.predictions}: {len(unmatched)} row(s) match no dev case and are not "
@@ -167,7 +162,9 @@ class SpiderSuite:
     def imported(self, options: Options, cases: Sequence[Case], source: Path) -> dict[str, dict[str, Any]] | None:
         from tradeoff.models.predictions import require
 
-        sql = require(_imported(options.of("spider"), source), [c.case_id for c in cases], source)
+        wanted = [c.case_id for c in cases]
+        hint = "select fewer (--limit, --spider-db) or complete the file"
+        sql = require(_imported(options.of("spider"), source).sql, wanted, f"predictions file {source}", hint)
         return {case_id: {"text": text, "stopped": True} for case_id, text in sql.items()}
 
     def score(self, options: Options, case: Case, value: dict[str, Any], record: Record) -> Verdict:
