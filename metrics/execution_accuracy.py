@@ -268,9 +268,11 @@ HEAD_ROWS, HEAD_CELL = 3, 80  # what a report shows of a result: enough to see w
 
 def head_rows(rows: list[tuple]) -> list[list[str]]:
     """The first rows of a result, each value as short text (JSON-safe, bounded in size)."""
-    return [
-        [repr(v) if len(repr(v)) <= HEAD_CELL else repr(v)[:HEAD_CELL] + "…" for v in row] for row in rows[:HEAD_ROWS]
-    ]
+    return [[_short(repr(v)) for v in row] for row in rows[:HEAD_ROWS]]
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= HEAD_CELL else text[:HEAD_CELL] + "…"
 
 
 def _finish(metric: ExecutionAccuracy, verdict: Verdict) -> float:
