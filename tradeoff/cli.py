@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tradeoff.training.ship",
         "copy trained adapters with their run records to adapters/ (committed; --model falls back to them)",
     ),
+    "log-results": (
+        "tradeoff.tracking",
+        "log results JSON files to TensorBoard, Weights & Biases or MLflow (offline by default)",
+    ),
     "report": ("reports.compare", "build the comparison report from every results JSON in a results dir"),
     "crosscheck-mmlu": (
         "tradeoff.suites.mmlu.lmeval_crosscheck",

@@ -26,6 +26,7 @@ from tradeoff.inference.provenance import git_state, package_versions
 from tradeoff.models.identity import base_identity, base_keys
 from tradeoff.models.loading import base_location, load_tokenizer
 from tradeoff.suites.spider.data import SpiderData
+from tradeoff.tracking import check_trackers, offline_defaults
 from tradeoff.training.config import TrainPlan, plan_run
 from tradeoff.training.data import PadCollator, build_training_set, data_checksums
 from tradeoff.training.loss import answer_only_trainer
@@ -151,6 +152,7 @@ def train(
     configuration (a smoke run's adapter does not satisfy a full run).
     """
     started = time.time()
+    trackers = check_trackers(report_to)  # a misspelt tracker fails before anything, --if-missing too
     plan = plan_run(
         experiment,
         base_model=base_model,
@@ -171,7 +173,7 @@ def train(
             return plan.adapter_dir
         if is_rank_zero():
             print(f"training {plan.experiment}: {stale}", flush=True)
-    return _run(plan, started, callbacks, _trackers(report_to))
+    return _run(plan, started, callbacks, trackers)
 
 
 _SAME_MATH = {"gradient_checkpointing"}  # recomputes activations; the trained weights are the same
@@ -205,35 +207,7 @@ def adapter_staleness(plan: TrainPlan) -> str | None:
     return None
 
 
-TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}  # name -> package it needs
 TRACKING_DIR = "tracking"  # beside the adapter: <run>/tracking/ (TensorBoard event files, offline runs)
-
-
-def _trackers(names: Sequence[str]) -> list[str]:
-    """Trainer `report_to` names, checked before any work; each tracker runs offline (its files
-    under the run's tracking folder) unless the user configured it otherwise."""
-    import importlib.util
-
-    out = []
-    for name in names:
-        if name not in TRACKERS:
-            raise UserError(f"--report-to {name}: choose from {sorted(TRACKERS)}")
-        if importlib.util.find_spec(TRACKERS[name]) is None:
-            raise UserError(
-                f"--report-to {name}: the {TRACKERS[name]} package is not installed (pip install '.[tracking]')"
-            )
-        out.append(name)
-    return out
-
-
-def _offline_tracking(trackers: Sequence[str], folder: Path) -> None:
-    if "tensorboard" in trackers:
-        os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(folder / "tensorboard"))
-    if "wandb" in trackers:
-        os.environ.setdefault("WANDB_MODE", "offline")
-        os.environ.setdefault("WANDB_DIR", str(folder))
-    if "mlflow" in trackers:
-        os.environ.setdefault("MLFLOW_TRACKING_URI", (folder / "mlruns").as_uri())
 
 
 def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any], trackers: Sequence[str] = ()) -> Path:
@@ -284,7 +258,7 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any], tracke
     throughput = _throughput_callback()
     in_main_thread = threading.current_thread() is threading.main_thread()
     sigterm_handler = signal.getsignal(signal.SIGTERM) if in_main_thread else None
-    _offline_tracking(trackers, plan.run_dir / TRACKING_DIR)
+    offline_defaults(trackers, plan.run_dir / TRACKING_DIR)
     args = TrainingArguments(
         output_dir=str(plan.checkpoints_dir),
         per_device_train_batch_size=cfg.batch_size,
