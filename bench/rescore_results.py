@@ -4,8 +4,8 @@
 
 Each case's recorded raw model output (`props.raw_output`) is scored again by ExecutionAccuracy
 against its database; the script prints, per file, how many official/strict/set verdicts and
-diagnostics differ from the recorded ones, and lists them. Exit status 1 when any differs. Use
-it to show that results computed by an earlier commit still hold under the current scoring code.
+diagnostics differ from the recorded ones, and lists them (`--json FILE` writes the same
+figures as JSON). Exit status 1 when any differs. Use it to show that results computed by an earlier commit still hold under the current scoring code.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=Path(os.environ.get("SPIDER_DIR", REPO.parent / "shared" / "data" / "spider")),
     )
+    parser.add_argument("--json", type=Path, help="also write the per-file figures and changed verdicts here as JSON")
     args = parser.parse_args(argv)
     changed_any = False
+    figures: dict[str, dict[str, object]] = {}
     for path in args.results:
         data = json.loads(path.read_text(encoding="utf-8"))
         cases = [
@@ -64,12 +66,20 @@ def main(argv: list[str] | None = None) -> int:
             if now != was:
                 changed.append((case["case_id"], {k: (was[k], now[k]) for k in now if was[k] != now[k]}))
         changed_any |= bool(changed)
+        figures[str(path)] = {
+            "rescored": len(cases) - unchecked,
+            "unchanged": len(cases) - unchecked - len(changed),
+            "too_long_to_rescore": unchecked,
+            "changed": {case_id: {k: list(v) for k, v in diff.items()} for case_id, diff in changed},
+        }
         print(
             f"{path}: {len(cases) - unchecked - len(changed)} of {len(cases) - unchecked} rescored cases unchanged"
             + (f" ({unchecked} with output too long to rescore)" if unchecked else "")
         )
         for case_id, diff in changed:
             print(f"  {case_id}: {diff}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1, default=str) + "\n", encoding="utf-8")
     return 1 if changed_any else 0
 
 
