@@ -40,11 +40,11 @@ demo: install
 
 # The committed full study on the CPU (docs/study-cpu/): every scorable Spider dev case, MMLU
 # val in both formulations, general-text perplexity and the gold SQL's log-likelihood, for the
-# control (base-0shot) and the shipped adapters; results copied there as each model finishes.
+# control (base-0shot), the shipped v1 and the reference study's 4-shot base; results copied there as each model finishes.
 FULL_STUDY_DIR := docs/study-cpu
 FULL_EVAL = --suite all --mmlu-split val --mmlu-formulation both -q
 study-cpu: install
-	for m in base-0shot v1; do \
+	for m in base-0shot v1 base; do \
 	  $(BIN)/pytest -n auto --model $$m $(FULL_EVAL) --results-dir out/study-cpu || exit $$?; \
 	  mkdir -p $(FULL_STUDY_DIR)/results && cp out/study-cpu/results/$$m.json $(FULL_STUDY_DIR)/results/; \
 	done
