@@ -9,9 +9,7 @@ BIN := $(VENV)/bin
 # the report.
 DEMO_LIMIT ?= 48
 DEMO_MMLU_LIMIT ?= 2
-DEMO_TRAIN ?= --limit 32 --max-steps 8
 DEMO_EVAL = --limit $(DEMO_LIMIT) --mmlu-limit $(DEMO_MMLU_LIMIT) --mmlu-formulation both -q
-SLICE_EVAL = --limit 24 --mmlu-limit 4 --mmlu-formulation both -q
 export TRADEOFF_MODELS_DIR ?= $(CURDIR)/.cache/demo-models
 export DEEPEVAL_TELEMETRY_OPT_OUT := 1
 export HF_HUB_OFFLINE := 1
@@ -19,7 +17,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint study-slice curve-slice study-cpu
+.PHONY: install demo test lint curve-cpu study-cpu
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,19 +48,6 @@ study-cpu: install
 	done
 	$(BIN)/python -m reports.compare --results-dir out/study-cpu --out $(FULL_STUDY_DIR)
 
-# The committed small study (docs/study-cpu-slice/): the demo's runs plus v2, results copied there.
-STUDY_DIR := docs/study-cpu-slice
-study-slice: install
-	$(BIN)/python train.py --experiment v1 $(DEMO_TRAIN) --if-missing
-	$(BIN)/python train.py --experiment v2 $(DEMO_TRAIN) --if-missing
-	for m in base-0shot v1 v2 base; do \
-	  $(BIN)/pytest -n auto --model $$m $(SLICE_EVAL) --results-dir out/study-slice || exit $$?; \
-	  mkdir -p $(STUDY_DIR)/results && cp out/study-slice/results/$$m.json $(STUDY_DIR)/results/; \
-	done
-	for e in v1 v2; do mkdir -p $(STUDY_DIR)/training/$$e && \
-	  cp $(TRADEOFF_MODELS_DIR)/smollm2-135m/$$e/run.json $(TRADEOFF_MODELS_DIR)/smollm2-135m/$$e/loss.json $(STUDY_DIR)/training/$$e/; done
-	$(BIN)/python -m reports.compare --results-dir out/study-slice --out $(STUDY_DIR) --training-dir $(TRADEOFF_MODELS_DIR)
-
 test: install
 	$(BIN)/pytest tests/unit tests/integration -n 2 -q
 
@@ -72,19 +57,24 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The trade-off curves on the CPU (docs/curve-cpu-slice/): v1 and v2 trained on a slice with a
-# snapshot every 10%, then one `tradeoff sweep` (the base model loaded once, adapters swapped on
-# it): base-0shot, each experiment's 50% snapshot, its λ = 0.5 point and its final adapter, on
-# the same Spider cases, MMLU questions and perplexity texts; then the results are copied here.
-CURVE_DIR := docs/curve-cpu-slice
+# The trade-off curves on the CPU (docs/curve-cpu/): v1, v2 and v3 trained on the same seeded
+# 160-example slice of Spider train (40 steps, a snapshot every 4), then one `tradeoff sweep` per
+# experiment (the base model loaded once, adapters swapped on it): its 50% snapshot, its λ = 0.5
+# point and its final adapter, beside base-0shot, on the same 200 Spider dev cases, 4 MMLU
+# questions per subject and 4 perplexity texts per subject. Each experiment's results are copied
+# here as its sweep finishes, so an interrupted run keeps what it finished.
+CURVE_DIR := docs/curve-cpu
 CURVE_MODELS := $(CURDIR)/.cache/curve-models
-CURVE_TRAIN ?= --limit 80 --max-steps 20
-CURVE_EVAL ?= --limit 20 --mmlu-limit 1 --mmlu-formulation both --perplexity-limit 2 --suite all -q
-CURVE_POINTS ?= base-0shot,v1@step=10,v1@scale=0.5,v1,v2@step=10,v2@scale=0.5,v2
-curve-slice: install
-	for e in v1 v2; do TRADEOFF_MODELS_DIR=$(CURVE_MODELS) $(BIN)/python train.py --experiment $$e $(CURVE_TRAIN) --if-missing || exit $$?; done
-	TRADEOFF_MODELS_DIR=$(CURVE_MODELS) $(BIN)/tradeoff sweep --models $(CURVE_POINTS) $(CURVE_EVAL) --results-dir out/curve-slice
-	mkdir -p $(CURVE_DIR)/results && cp out/curve-slice/results/*.json $(CURVE_DIR)/results/
-	for e in v1 v2; do mkdir -p $(CURVE_DIR)/training/smollm2-135m/$$e && \
-	  cp $(CURVE_MODELS)/smollm2-135m/$$e/run.json $(CURVE_MODELS)/smollm2-135m/$$e/loss.json $(CURVE_DIR)/training/smollm2-135m/$$e/; done
+CURVE_EXPERIMENTS ?= v1 v2 v3
+CURVE_TRAIN ?= --limit 160 --max-steps 40
+CURVE_EVAL ?= --limit 200 --mmlu-limit 4 --mmlu-formulation both --perplexity-limit 4 --suite all -q
+curve-cpu: install
+	for e in $(CURVE_EXPERIMENTS); do TRADEOFF_MODELS_DIR=$(CURVE_MODELS) $(BIN)/python train.py --experiment $$e $(CURVE_TRAIN) --if-missing || exit $$?; done
+	mkdir -p $(CURVE_DIR)/results
+	for e in $(CURVE_EXPERIMENTS); do \
+	  TRADEOFF_MODELS_DIR=$(CURVE_MODELS) $(BIN)/tradeoff sweep --models base-0shot,$$e@step=20,$$e@scale=0.5,$$e $(CURVE_EVAL) --results-dir out/curve-cpu || exit $$?; \
+	  cp out/curve-cpu/results/*.json $(CURVE_DIR)/results/; \
+	  mkdir -p $(CURVE_DIR)/training/smollm2-135m/$$e && \
+	  cp $(CURVE_MODELS)/smollm2-135m/$$e/run.json $(CURVE_MODELS)/smollm2-135m/$$e/loss.json $(CURVE_DIR)/training/smollm2-135m/$$e/; \
+	done
 	$(BIN)/python -m reports.compare --results-dir $(CURVE_DIR) --out $(CURVE_DIR) --training-dir $(CURVE_DIR)/training
