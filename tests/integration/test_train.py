@@ -521,9 +521,9 @@ def test_snapshots_are_models_with_identities_of_their_own(world, monkeypatch):
         resolve_model("base@step=2", registry)
 
 
-def test_sweep_scores_every_model_on_one_base_load(world, trained, tmp_path):
-    """`tradeoff sweep`: the base, the adapter and its λ = 0.5 point computed in one process on
-    one base load, then each scored by pytest from the cache (nothing generated there)."""
+def _sweep(world: dict, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """`tradeoff sweep` of the base, the adapter and its λ = 0.5 point on the synthetic Spider
+    world, with a cache of its own under tmp_path; returns the process and the results JSON."""
     env = dict(os.environ)
     env.update(
         TRADEOFF_MODELS_DIR=str(world["root"] / "models"),
@@ -554,18 +554,49 @@ def test_sweep_scores_every_model_on_one_base_load(world, trained, tmp_path):
         str(out),
         "-p",
         "no:cacheprovider",
+        *extra,
     ]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "report" / "index.html").is_file()
+    return done, {p.stem: json.loads(p.read_text()) for p in (out / "results").glob("*.json")}
+
+
+def test_sweep_scores_every_model_on_one_base_load(world, trained, tmp_path):
+    """`tradeoff sweep`: the base, the adapter and its λ = 0.5 point computed in one process on
+    one base load, then each scored by pytest from the cache (nothing generated there)."""
+    done, results = _sweep(world, tmp_path)
     assert "[sweep] base model loaded 1 time(s) for 3 models" in done.stderr
     assert "loading v1" not in done.stderr  # pytest found every prediction cached
     for i, name in enumerate(("base", "v1", "v1@scale=0.5"), 1):
         assert f"[sweep {i}/3] computing {name}" in done.stderr
-    results = {p.stem: json.loads(p.read_text()) for p in (out / "results").glob("*.json")}
     assert set(results) == {"base", "v1", "v1_scale_0.5"}
     assert results["v1_scale_0.5"]["identity"]["adapter_scale"] == 0.5
     assert "adapter_scale" not in results["v1"]["identity"]
-    assert (out / "report" / "index.html").is_file()
+
+
+def test_sweep_workers_share_the_models_and_match_one_process(world, trained, tmp_path):
+    """`--workers 2`: the models dealt to two computing processes, each on one base load of
+    its own; every prediction and verdict equals the one-process sweep's (separate caches)."""
+    one, sequential = _sweep(world, tmp_path / "one")
+    two, parallel = _sweep(world, tmp_path / "two", "--workers", "2")
+    assert "[sweep worker 1] base model loaded 1 time(s) for 2 models" in two.stderr
+    assert "[sweep worker 2] base model loaded 1 time(s) for 1 models" in two.stderr
+    for line in ("[sweep worker 1 1/2] computing base", "[sweep worker 1 2/2] computing v1@scale=0.5"):
+        assert line in two.stderr
+    assert "[sweep worker 2 1/1] computing v1" in two.stderr
+    assert "loading v1" not in two.stderr  # pytest found every prediction cached
+
+    def verdicts(results: dict) -> dict:
+        return {
+            (name, c["case_id"]): (c["props"].get("prediction"), c["outcome"])
+            for name, r in results.items()
+            for c in r["cases"]
+        }
+
+    assert set(parallel) == set(sequential) == {"base", "v1", "v1_scale_0.5"}
+    assert verdicts(parallel) == verdicts(sequential)
+    assert len(verdicts(parallel)) >= 6
 
 
 def test_a_run_reported_to_tensorboard_writes_event_files_that_read_back(world, monkeypatch):

@@ -6,8 +6,10 @@ import os
 
 
 def worker_index() -> int:
-    """gw3 -> 3; 0 outside xdist."""
-    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    """gw3 -> 3 in an xdist worker; a sweep worker's own number; else 0."""
+    from tradeoff.config.settings import ENV_SWEEP_WORKER
+
+    name = os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get(ENV_SWEEP_WORKER) or "0"
     digits = "".join(ch for ch in name if ch.isdigit())
     return int(digits) if digits else 0
 
