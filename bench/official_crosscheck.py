@@ -6,7 +6,8 @@ PATH is a checkout of taoyds/test-suite-sql-eval (its `exec_eval.py` and `parse.
 imported from there, never copied here). Every scorable dev gold query is paired with
 predictions that probe the conventions -- the gold itself, DISTINCT added or removed, ORDER BY
 reversed, LIMIT dropped, the outer SELECT list reversed, split comparison operators -- plus the
-real model predictions of any results JSON given with --results. Each pair is scored by
+real model predictions of any results JSON given with --results (except those our sandbox denied:
+the official code would execute them, writes included, against the databases). Each pair is scored by
 `eval_exec_match(..., plug_value=False, keep_distinct=False)` exactly as `evaluation.py --etype
 exec` calls it (the prediction flattened to one line, " value " -> " 1 ") and by our
 ExecutionAccuracy; the script prints how many verdicts agree and lists every disagreement.
@@ -95,9 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         if (args.spider_dir / "database" / ex["db_id"] / f"{ex['db_id']}.sqlite").is_file():
             pairs += [(f"{ex['db_id']}-{i:04d}", kind, ex["query"], p) for kind, p in variants(ex["query"]).items()]
     by_id = {f"{ex['db_id']}-{i:04d}": ex for i, ex in enumerate(dev)}
+    denied = 0  # predictions our sandbox refused: the official code would run them, writes and all
     for path in args.results:
         for case in json.loads(path.read_text(encoding="utf-8")).get("cases", []):
             props = case.get("props") or {}
+            if case.get("suite") == "spider" and props.get("failure") == "denied":
+                denied += 1
+                continue
             if case.get("suite") == "spider" and case.get("case_id") in by_id and props.get("prediction"):
                 pairs.append(
                     (case["case_id"], f"model ({path.stem})", by_id[case["case_id"]]["query"], props["prediction"])
@@ -144,9 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         "by_kind": {k: {"agree": a, "compared": n} for k, (a, n) in kinds.items()},
         "disagreements": disagreements,
         "official_crashes": official_crashes,
+        "model_predictions_denied_not_compared": denied,
     }
     print(
-        f"{agree}/{compared} verdicts equal to the official evaluator's ({len(official_crashes)} pairs where it raised)"
+        f"{agree}/{compared} verdicts equal to the official evaluator's ({len(official_crashes)} pairs where it raised;"
+        f" {denied} model predictions our sandbox denied not sent to it)"
     )
     for kind, (a, n) in kinds.items():
         print(f"  {kind:<22} {a}/{n}")
