@@ -60,7 +60,7 @@ lint: install
 # The trade-off curves on the CPU (docs/curve-cpu/): v1, v2 and v3 trained on the same seeded
 # 160-example slice of Spider train (40 steps, a snapshot every 4), then one `tradeoff sweep` per
 # experiment (the base model loaded once, adapters swapped on it): its 50% snapshot, its λ = 0.5
-# point and its final adapter, beside base-0shot, on the same 200 Spider dev cases, 4 MMLU
+# point and its final adapter (CURVE_POINTS), beside base-0shot, on the same 200 Spider dev cases, 4 MMLU
 # test questions per subject and 4 perplexity texts per subject. Each experiment's results are copied
 # here as its sweep finishes, so an interrupted run keeps what it finished. MMLU in the cloze
 # formulation only: with 4 questions per subject the 5-shot prefix of each subject is most of
@@ -69,14 +69,17 @@ CURVE_DIR := docs/curve-cpu
 CURVE_MODELS := $(CURDIR)/.cache/curve-models
 CURVE_EXPERIMENTS ?= v1 v2 v3
 CURVE_TRAIN ?= --limit 160 --max-steps 40
+# One sweep per group (space-separated), each beside base-0shot. v3 (7 modules at r = 16) has
+# no λ point: its two points are what the session's time allowed after v1's and v2's curves.
+CURVE_POINTS ?= v1@step=20,v1@scale=0.5,v1 v2@step=20,v2@scale=0.5,v2 v3@step=20,v3
 CURVE_EVAL ?= --limit 200 --mmlu-limit 4 --mmlu-formulation cloze --perplexity-limit 4 --suite all -q
 curve-cpu: install
 	for e in $(CURVE_EXPERIMENTS); do TRADEOFF_MODELS_DIR=$(CURVE_MODELS) $(BIN)/python train.py --experiment $$e $(CURVE_TRAIN) --if-missing || exit $$?; done
 	mkdir -p $(CURVE_DIR)/results
-	for e in $(CURVE_EXPERIMENTS); do \
-	  TRADEOFF_MODELS_DIR=$(CURVE_MODELS) $(BIN)/tradeoff sweep --models base-0shot,$$e@step=20,$$e@scale=0.5,$$e $(CURVE_EVAL) --results-dir out/curve-cpu || exit $$?; \
+	for e in $(CURVE_EXPERIMENTS); do mkdir -p $(CURVE_DIR)/training/smollm2-135m/$$e && \
+	  cp $(CURVE_MODELS)/smollm2-135m/$$e/run.json $(CURVE_MODELS)/smollm2-135m/$$e/loss.json $(CURVE_DIR)/training/smollm2-135m/$$e/; done
+	for points in $(CURVE_POINTS); do \
+	  TRADEOFF_MODELS_DIR=$(CURVE_MODELS) $(BIN)/tradeoff sweep --models base-0shot,$$points $(CURVE_EVAL) --results-dir out/curve-cpu || exit $$?; \
 	  cp out/curve-cpu/results/*.json $(CURVE_DIR)/results/; \
-	  mkdir -p $(CURVE_DIR)/training/smollm2-135m/$$e && \
-	  cp $(CURVE_MODELS)/smollm2-135m/$$e/run.json $(CURVE_MODELS)/smollm2-135m/$$e/loss.json $(CURVE_DIR)/training/smollm2-135m/$$e/; \
 	done
 	$(BIN)/python -m reports.compare --results-dir $(CURVE_DIR) --out $(CURVE_DIR) --training-dir $(CURVE_DIR)/training
