@@ -6,24 +6,35 @@ import pytest
 import torch
 
 from tradeoff.training.data import IGNORE_INDEX
-from tradeoff.training.loss import answer_only_loss
+from tradeoff.training.loss import answer_only_loss, right_padded
 
 from tiny_models import tiny_llama
 
 
-def _batch(vocab: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _batch(vocab: int, padding: str = "right") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     torch.manual_seed(1)
     ids = torch.randint(0, vocab, (3, 24))
     mask = torch.ones_like(ids)
-    mask[2, 18:] = 0  # a right-padded row
     labels = ids.clone()
     labels[:, :15] = IGNORE_INDEX  # the prompt
-    labels[2, 18:] = IGNORE_INDEX  # the padding
+    if padding == "right":  # what PadCollator makes: the loss runs without the mask
+        mask[2, 18:] = 0
+        labels[2, 18:] = IGNORE_INDEX
+    else:  # left padding: the mask must stay
+        mask[2, :4] = 0
+        labels[2, :4] = IGNORE_INDEX
     return ids, mask, labels
 
 
+def test_right_padding_is_recognised():
+    assert right_padded(_batch(300, "right")[1]) and not right_padded(_batch(300, "left")[1])
+    assert right_padded(torch.ones(2, 5, dtype=torch.long))
+    assert not right_padded(torch.tensor([[1, 0, 1, 1]]))
+
+
+@pytest.mark.parametrize("padding", ["right", "left"])
 @pytest.mark.parametrize("lora", [False, True])
-def test_answer_only_loss_equals_the_full_logits_loss(lora):
+def test_answer_only_loss_equals_the_full_logits_loss(lora, padding):
     model = tiny_llama(vocab_size=300)
     if lora:
         from peft import LoraConfig, get_peft_model
@@ -32,7 +43,7 @@ def test_answer_only_loss_equals_the_full_logits_loss(lora):
         for name, param in model.named_parameters():  # make the adapter do something
             if "lora_B" in name:
                 torch.nn.init.normal_(param, std=0.1)
-    ids, mask, labels = _batch(300)
+    ids, mask, labels = _batch(300, padding)
     model.train()
     full = model(input_ids=ids, attention_mask=mask, labels=labels).loss
     full_grads = torch.autograd.grad(full, [p for p in model.parameters() if p.requires_grad])

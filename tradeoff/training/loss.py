@@ -8,6 +8,11 @@ logits of a batch of 4 x 1000 tokens alone are 0.8 GB, plus as much again for th
 applies the LM head and the cross-entropy to those rows only. The result is the same loss as
 the model's own `labels=` path (HF's ForCausalLMLoss: fp32 logits, shifted labels, summed and
 divided by the number of labelled tokens, or by `num_items_in_batch` when the Trainer passes it).
+
+A right-padded batch also runs without its attention mask: under causal attention a real token
+never sees the padding after it, so its hidden state is the same, and with no mask torch's
+SDPA takes its causal kernel instead of materialising a (T x T) score matrix per head and
+layer for the backward pass -- the bulk of training's memory at 1000-token examples.
 """
 
 from __future__ import annotations
@@ -24,16 +29,24 @@ def _causal_lm(model: Any) -> Any:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
+def right_padded(attention_mask: torch.Tensor) -> bool:
+    """Every row is its tokens then only padding (what PadCollator makes)."""
+    return bool((attention_mask[:, 1:] <= attention_mask[:, :-1]).all() and attention_mask[:, 0].all())
+
+
 def answer_only_loss(
     model: Any,
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor,
     labels: torch.Tensor,
     num_items_in_batch: torch.Tensor | int | None = None,
+    drop_right_padding_mask: bool = True,
 ) -> torch.Tensor:
-    """Mean next-token cross-entropy over the labelled positions, without logits elsewhere."""
+    """Mean next-token cross-entropy over the labelled positions, without logits elsewhere
+    (`drop_right_padding_mask=False` keeps the mask: the bench's baseline)."""
     lm = _causal_lm(model)
-    hidden = lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    mask = None if drop_right_padding_mask and right_padded(attention_mask) else attention_mask
+    hidden = lm.get_decoder()(input_ids=input_ids, attention_mask=mask).last_hidden_state
     targets = labels[:, 1:]
     keep = targets != IGNORE_INDEX  # position t predicts token t + 1
     logits = lm.get_output_embeddings()(hidden[:, :-1][keep]).float()
