@@ -6,10 +6,11 @@ import os
 
 
 def worker_index() -> int:
-    """gw3 -> 3 in an xdist worker; a sweep worker's own number; else 0."""
+    """A sweep worker's own number; else gw3 -> 3 in an xdist worker; else 0. The sweep's
+    number comes first: a sweep started from an xdist worker passes that worker's id on."""
     from tradeoff.config.settings import ENV_SWEEP_WORKER
 
-    name = os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get(ENV_SWEEP_WORKER) or "0"
+    name = os.environ.get(ENV_SWEEP_WORKER) or os.environ.get("PYTEST_XDIST_WORKER") or "0"
     digits = "".join(ch for ch in name if ch.isdigit())
     return int(digits) if digits else 0
 
