@@ -100,10 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.results:
         for case in json.loads(path.read_text(encoding="utf-8")).get("cases", []):
             props = case.get("props") or {}
-            if case.get("suite") == "spider" and props.get("failure") == "denied":
-                denied += 1
+            if case.get("suite") != "spider":
                 continue
-            if case.get("suite") == "spider" and case.get("case_id") in by_id and props.get("prediction"):
+            if props.get("failure") == "denied":
+                denied += 1
+            elif case.get("case_id") in by_id and props.get("prediction"):
                 pairs.append(
                     (case["case_id"], f"model ({path.stem})", by_id[case["case_id"]]["query"], props["prediction"])
                 )
