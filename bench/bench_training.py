@@ -1,13 +1,17 @@
-"""Benchmark: training steps, the model's full-logits loss vs the LM head at answer positions only.
+"""Benchmark: training steps, the model's full-logits loss against what train.py runs.
 
     python bench/bench_training.py [--steps 4] [--repeats 2] [--threads N] [--json OUT.json]
 
 Contenders: `full_logits` (the model's own `labels=` loss, the mask passed: the code before
-either change), `answer_only_masked` (the LM head at the answer positions, the mask still
-passed) and `answer_only` (what train.py runs: also no mask for right-padded batches, so SDPA
-takes its causal kernel). Each contender runs in a fresh child process (so its peak RSS is its own): the embedded
-SmolLM2-135M with the v1 LoRA configuration, batch 4 of seeded Spider train examples, AdamW,
-`--steps` optimizer steps, the first one not timed (warm-up). The contenders alternate
+any change), `answer_only_masked` (the LM head at the answer positions, the mask still
+passed), `answer_only` (also no mask for right-padded batches, so SDPA takes its causal kernel;
+what train.py runs on a GPU) and `answer_only_rows` (also one unpadded row per forward and
+backward, each row's share of the batch loss: what train.py runs on CPU). Each contender runs
+in a fresh child process (so its peak RSS is its own): the embedded SmolLM2-135M with the v1
+LoRA configuration, batches of 4 seeded Spider train examples grouped by length as train.py's
+sampler groups them (transformers' LengthGroupedSampler, seeded), AdamW, `--steps` optimizer
+steps, the first one not timed (warm-up); LoRA's initial weights are seeded, so every contender
+starts from the same adapter. The contenders alternate
 (A B A B ...) `--repeats` times, so a load change on a shared machine hits both; the report
 gives the median tokens/s of each, its min-max, the ratio of the medians, peak RSS, and the
 load average before and after.
@@ -28,21 +32,22 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-CONTENDERS = ("full_logits", "answer_only_masked", "answer_only")
+CONTENDERS = ("full_logits", "answer_only_masked", "answer_only", "answer_only_rows")
 
 
 def child(contender: str, steps: int, threads: int) -> dict[str, Any]:
     import torch
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM
+    from transformers.trainer_pt_utils import LengthGroupedSampler
 
     from tradeoff.config.experiments import load_registry
     from tradeoff.models.identity import base_identity
     from tradeoff.models.loading import base_location, load_tokenizer
     from tradeoff.suites.spider.data import SpiderData
     from tradeoff.training.config import plan_run
-    from tradeoff.training.data import PadCollator, build_training_set
-    from tradeoff.training.loss import answer_only_loss
+    from tradeoff.training.data import IGNORE_INDEX, PadCollator, build_training_set
+    from tradeoff.training.loss import answer_only_loss, backward_row_by_row
     from tradeoff.training.trainer import lora_config
 
     torch.set_num_threads(threads)
@@ -54,15 +59,26 @@ def child(contender: str, steps: int, threads: int) -> dict[str, Any]:
     data = SpiderData(plan.spider_dir)
     dataset = build_training_set(data, tokenizer, cfg.train_files, cfg.max_seq_length, cfg.seed, steps * cfg.batch_size)
     collate = PadCollator(tokenizer.pad_token_id)
+    order = list(
+        LengthGroupedSampler(
+            cfg.batch_size,
+            lengths=[len(f["input_ids"]) for f in dataset.features],
+            generator=torch.Generator().manual_seed(cfg.seed),
+        )
+    )
+    features = [dataset.features[i] for i in order]
     torch.manual_seed(cfg.seed)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32), lora_config(cfg))
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
-    timed_tokens, timed_s, losses = 0, 0.0, []
+    timed_tokens, timed_s, losses, padded = 0, 0.0, [], 0
     for step in range(steps):
-        batch = collate(dataset.features[step * cfg.batch_size : (step + 1) * cfg.batch_size])
+        batch = collate(features[step * cfg.batch_size : (step + 1) * cfg.batch_size])
         start = time.perf_counter()
-        if contender.startswith("answer_only"):
+        if contender == "answer_only_rows":
+            count = (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
+            loss = backward_row_by_row(model, batch["input_ids"], batch["attention_mask"], batch["labels"], count)
+        elif contender.startswith("answer_only"):
             loss = answer_only_loss(
                 model,
                 batch["input_ids"],
@@ -70,18 +86,21 @@ def child(contender: str, steps: int, threads: int) -> dict[str, Any]:
                 batch["labels"],
                 drop_right_padding_mask=contender == "answer_only",
             )
+            loss.backward()
         else:
             loss = model(**batch).loss
-        loss.backward()
+            loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         elapsed = time.perf_counter() - start
         losses.append(float(loss))
         if step:  # the first step warms up allocators and kernels
             timed_tokens += int(batch["attention_mask"].sum())
+            padded += batch["attention_mask"].numel()
             timed_s += elapsed
     return {
         "contender": contender,
+        "padding_share": 1 - timed_tokens / padded if padded else None,
         "tokens_per_s": timed_tokens / timed_s if timed_s else None,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "losses": losses,
@@ -134,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             "tokens_per_s_max": max(speeds),
             "peak_rss_mib_max": max(r["peak_rss_mib"] for r in results),
             "losses": results[0]["losses"],
+            "padding_share_of_timed_batches": results[0]["padding_share"],
         }
     full = summary["full_logits"]
     for name in CONTENDERS[1:]:

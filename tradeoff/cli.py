@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tradeoff.suites.spider.prepare",
         "build a Spider directory in the official layout from a release archive",
     ),
+    "cache": (
+        "tradeoff.inference.cache_transfer",
+        "export prediction-cache rows to a file (to commit an unfinished run) or import them",
+    ),
     "sweep": (
         "tradeoff.sweep",
         "evaluate several models (snapshots, λ points, experiments) on one base load, then the report",

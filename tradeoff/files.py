@@ -19,9 +19,13 @@ def sha256_file(path: Path) -> str:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write beside the target, then rename over it (atomic on one file system)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
 
 

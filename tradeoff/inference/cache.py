@@ -127,7 +127,7 @@ class PredictionCache:
         except sqlite3.Error as exc:
             raise UserError(f"prediction cache {self.path}: cannot write ({exc})") from None
 
-    def _select(self, query: str, params: list[str]) -> list[Any]:
+    def _select(self, query: str, params: list[Any]) -> list[Any]:
         return self.conn.execute(query, params).fetchall()
 
     def provenance_ids(self, keys: Iterable[str]) -> dict[str, str | None]:
@@ -146,6 +146,46 @@ class PredictionCache:
             return {}
         query = f"SELECT id, record FROM provenance WHERE id IN ({','.join('?' * len(ids))})"
         return {i: json.loads(r) for i, r in _retrying(functools.partial(self._select, query, ids))}
+
+    def rows_since(self, created_after: float) -> tuple[list[tuple[Any, ...]], list[tuple[str, str]]]:
+        """Every prediction row written at or after `created_after` (unix time), as stored, and
+        the provenance records they name: what `tradeoff export-cache` writes."""
+        rows = _retrying(
+            functools.partial(
+                self._select,
+                "SELECT key, model_key, case_id, value, created, provenance FROM predictions "
+                "WHERE created >= ? ORDER BY created, key",
+                [created_after],
+            )
+        )
+        ids = sorted({r[5] for r in rows if r[5]})
+        records = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            query = f"SELECT id, record FROM provenance WHERE id IN ({','.join('?' * len(chunk))})"
+            records += _retrying(functools.partial(self._select, query, chunk))
+        return rows, sorted(records)
+
+    def add_rows(self, rows: list[tuple[Any, ...]], records: list[tuple[str, str]]) -> int:
+        """Insert exported rows, all or nothing; a key already here is kept as it is (a key names
+        one value, so either copy is the same answer). Returns how many rows were new."""
+
+        def write() -> int:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.executemany("INSERT OR IGNORE INTO provenance VALUES (?, ?)", records)
+                before = self.conn.total_changes
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO predictions (key, model_key, case_id, value, created, provenance) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                return self.conn.total_changes - before
+
+        try:
+            return _retrying(write)
+        except sqlite3.Error as exc:
+            raise UserError(f"prediction cache {self.path}: cannot write ({exc})") from None
 
     def close(self) -> None:
         self.conn.close()

@@ -13,10 +13,16 @@ A right-padded batch also runs without its attention mask: under causal attentio
 never sees the padding after it, so its hidden state is the same, and with no mask torch's
 SDPA takes its causal kernel instead of materialising a (T x T) score matrix per head and
 layer for the backward pass -- the bulk of training's memory at 1000-token examples.
+
+On CPU, `backward_row_by_row` goes further: each row of the batch runs alone at its own length
+(no padding at all) and is backpropagated before the next, so one row's activations are held
+at a time and the gradient is still the batch's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
@@ -57,9 +63,40 @@ def answer_only_loss(
     return total / count
 
 
-def answer_only_trainer(trainer_cls: Any) -> Any:
+def backward_row_by_row(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    labels: torch.Tensor,
+    count: torch.Tensor | int,
+    divide_by: int = 1,
+    context: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    backward: Callable[[torch.Tensor], Any] = torch.Tensor.backward,
+) -> torch.Tensor:
+    """Backpropagate a right-padded batch's loss one row at a time, each row cut to its own
+    length; `count` is the batch's labelled-token count, so the row losses sum to the batch
+    loss and the accumulated gradient is the batch's. Returns that loss, detached."""
+    total = torch.zeros((), device=input_ids.device)
+    for row, length in enumerate(attention_mask.sum(dim=1).tolist()):
+        keep = slice(row, row + 1), slice(0, length)
+        with context():
+            loss = answer_only_loss(model, input_ids[keep], attention_mask[keep], labels[keep], count) / divide_by
+        backward(loss)
+        total += loss.detach()
+    return total
+
+
+def answer_only_trainer(trainer_cls: Any, row_by_row: bool = False) -> Any:
     """A Trainer subclass whose loss is `answer_only_loss` (single process; under several
-    processes the model's own loss keeps DDP's forward, which gradient sync relies on)."""
+    processes the model's own loss keeps DDP's forward, which gradient sync relies on).
+
+    `row_by_row=True` (train.py sets it on CPU) runs a right-padded batch one row at a time,
+    each row without its padding, and backpropagates each row's share of the batch loss as it
+    goes: the gradient is the batch's (the same sum divided by the same token count), the
+    padding is never computed, and only one row's activations are held at a time. On 2 CPU
+    cores that is faster as well as smaller (docs/training.md). Dropout draws its masks per
+    row instead of per batch: the same distribution, not the same random numbers.
+    """
 
     class AnswerOnlyTrainer(trainer_cls):  # type: ignore[misc, valid-type]
         def compute_loss(
@@ -69,6 +106,31 @@ def answer_only_trainer(trainer_cls: Any) -> Any:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             return answer_only_loss(
                 model, inputs["input_ids"], inputs["attention_mask"], inputs["labels"], num_items_in_batch
+            )
+
+        def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+            if not row_by_row or self.args.world_size > 1 or not right_padded(inputs["attention_mask"]):
+                return super().training_step(model, inputs, num_items_in_batch)
+            model.train()
+            if callable(getattr(self.optimizer, "train", None)):
+                self.optimizer.train()
+            inputs = self._prepare_inputs(inputs)
+            labels = inputs["labels"]
+            count = num_items_in_batch if num_items_in_batch is not None else (labels[:, 1:] != IGNORE_INDEX).sum()
+            # Trainer's own rule (training_step): a loss not divided by the accumulated token
+            # count is divided by the number of accumulation steps
+            per_step = (not self.model_accepts_loss_kwargs or num_items_in_batch is None) and (
+                self.compute_loss_func is None
+            )
+            return backward_row_by_row(
+                model,
+                inputs["input_ids"],
+                inputs["attention_mask"],
+                labels,
+                count,
+                divide_by=self.current_gradient_accumulation_steps if per_step else 1,
+                context=self.compute_loss_context_manager,
+                backward=self.accelerator.backward,
             )
 
     return AnswerOnlyTrainer

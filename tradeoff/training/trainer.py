@@ -289,8 +289,9 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any], tracke
         use_cpu=not cuda,  # also what makes `torchrun` on a CPU-only host data-parallel (gloo)
         report_to=list(trackers) or "none",
     )
-    # the LM head only at labelled positions: same loss, far less time and memory (training_loss.py)
-    trainer = answer_only_trainer(Trainer)(
+    # the LM head only at labelled positions, and on CPU one unpadded row at a time: the same
+    # loss, far less time and memory (training/loss.py)
+    trainer = answer_only_trainer(Trainer, row_by_row=not cuda)(
         model=model,
         args=args,
         train_dataset=dataset.features,
@@ -326,6 +327,7 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any], tracke
             "training": {
                 "precision": mode,
                 "loss": "next-token cross-entropy on the answer tokens, LM head at those positions only",
+                "forward": "one unpadded row at a time" if not cuda else "whole padded batch",
                 "base_weights_dtype": weights_dtype,
                 "device": torch.cuda.get_device_name(0) if cuda else "cpu",
                 "world_size": args.world_size,
