@@ -2,6 +2,7 @@
 
     python bench/bench_generation.py [--prompts 24] [--shots 0] [--batch-size 16] [--rounds 1]
                                      [--max-new-tokens 256] [--threads N] [--json OUT.json]
+    python bench/bench_generation.py --versus-shots 4 ...   # the same questions 0-shot vs 4-shot
 
 The embedded model (base, as `--model base-0shot` loads it) generates SQL for `--prompts`
 scorable dev questions spread evenly over dev.json, rendered exactly as the Spider suite renders
@@ -9,13 +10,20 @@ them. Contenders alternate (plain, reuse, plain, reuse, ...) for `--rounds` roun
 timings (median, min-max, load average; bench/timing.py) it reports how many outputs differ
 between the two (greedy outputs must be identical: each flip is printed), the new tokens
 generated, and the reuse path's projected time for all scorable dev prompts at the measured rate.
+
+`--versus-shots K` times something else: the same questions with the 0-shot prompt and with the
+K-shot prompt (the reference study's base row), both on the reuse path, interleaved; the ratio
+of the medians is what K shots cost over zero, per prompt and per new token (the two prompts
+make different answers, so the new-token counts differ).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-plain", action="store_true", help="time the reuse path alone (no flips counted)")
     parser.add_argument(
+        "--versus-shots", type=int, default=None, metavar="K", help="time 0-shot against K-shot prompts (reuse path)"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="then one more reuse run under cProfile: where time goes"
     )
     parser.add_argument("--json", type=Path)
@@ -73,10 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     shots = choose_fewshot(data.train(), args.shots) if args.shots else []
     prompts = [render(tokenizer, chat_messages(data, c.example.db_id, c.example.question, shots)) for c in cases]
 
-    def run(fn: Any) -> list[Generation]:
+    def run(fn: Any, texts: list[str] = prompts) -> list[Generation]:
         out: dict[int, Generation] = {}
-        fn(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, lambda i, g: out.update(zip(i, g)))
-        return [out[i] for i in range(len(prompts))]
+        fn(model, tokenizer, texts, args.max_new_tokens, args.batch_size, lambda i, g: out.update(zip(i, g)))
+        return [out[i] for i in range(len(texts))]
+
+    if args.versus_shots:
+        few = choose_fewshot(data.train(), args.versus_shots)
+        by_shots = {
+            0: [render(tokenizer, chat_messages(data, c.example.db_id, c.example.question, [])) for c in cases],
+            args.versus_shots: [
+                render(tokenizer, chat_messages(data, c.example.db_id, c.example.question, few)) for c in cases
+            ],
+        }
+        return versus_shots(args, by_shots, lambda texts: run(generate_batched, texts), tokenizer, len(scorable))
 
     contenders = {} if args.no_plain else {"plain": lambda: run(generate_uncached)}
     contenders["reuse"] = lambda: run(generate_batched)
@@ -116,6 +137,56 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.profile:
         figures["profile_s"] = profile(lambda: run(generate_batched))
+    write_figures(args.json, figures, timings)
+    return 0
+
+
+def versus_shots(
+    args: argparse.Namespace, by_shots: dict[int, list[str]], run: Any, tokenizer: Any, scorable: int
+) -> int:
+    """0-shot against K-shot on the same questions, interleaved: the cost of the few-shot prompt."""
+    from bench.timing import Timing
+
+    names = {k: f"{k}-shot" for k in by_shots}
+    before = load_average()
+    contenders: dict[str, Callable[[], Any]] = {names[k]: functools.partial(run, t) for k, t in by_shots.items()}
+    timings, results = interleaved(contenders, args.rounds)
+    after = load_average()
+    zero, many = (names[k] for k in by_shots)
+    figures: dict[str, Any] = {
+        "prompts": len(by_shots[0]),
+        "batch_size": args.batch_size,
+        "max_new_tokens": args.max_new_tokens,
+        "threads": args.threads,
+        "load_average_before": before,
+        "load_average_after": after,
+        "scorable_dev_prompts": scorable,
+    }
+    per_token: dict[str, Timing] = {}
+    for k, texts in by_shots.items():
+        outputs = results[names[k]]
+        new = sum(len(tokenizer(g.text, add_special_tokens=False).input_ids) + g.stopped for g in outputs)
+        figures[names[k]] = {
+            "prompt_tokens_mean": sum(len(tokenizer(p, add_special_tokens=False).input_ids) for p in texts)
+            / len(texts),
+            "new_tokens_mean": new / len(texts),
+            "stopped": sum(g.stopped for g in outputs),
+            "projected_s_all_scorable": timings[names[k]].median / len(texts) * scorable,
+        }
+        per_token[names[k]] = Timing(names[k], [t / new for t in timings[names[k]].seconds])
+    figures["time_ratio_median"] = ratio(timings[many], timings[zero])
+    figures["time_per_new_token_ratio_median"] = ratio(per_token[many], per_token[zero])
+    print("\n".join(describe(timings, zero, before, after)))
+    for name in (zero, many):
+        f = figures[name]
+        print(
+            f"{name}: mean {f['prompt_tokens_mean']:.0f} prompt tokens, {f['new_tokens_mean']:.0f} new tokens, "
+            f"{f['stopped']} stopped; projected for all {scorable}: {f['projected_s_all_scorable'] / 60:.1f} min"
+        )
+    print(
+        f"{many} / {zero}: {figures['time_ratio_median']:.2f}x the time per prompt, "
+        f"{figures['time_per_new_token_ratio_median']:.2f}x per new token"
+    )
     write_figures(args.json, figures, timings)
     return 0
 
