@@ -3,13 +3,17 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# The demo: the shipped v1 adapter (adapters/; a demo never trains, and its own models folder
-# keeps a real `python train.py --experiment v1` out of it) and its control base-0shot,
-# evaluated on a spread of Spider dev cases and a few questions of every MMLU subject, then
-# the report.
-DEMO_LIMIT ?= 48
-DEMO_MMLU_LIMIT ?= 2
-DEMO_EVAL = --limit $(DEMO_LIMIT) --mmlu-limit $(DEMO_MMLU_LIMIT) --mmlu-formulation both -q
+# The demo: the shipped adapters v1 and v2 (adapters/; a demo never trains, and its own models
+# folder keeps a real `python train.py --experiment v1` out of it) and their control base-0shot,
+# in one `tradeoff sweep` (the base model loaded once, the adapters swapped on it): a spread of
+# Spider dev cases with their gold SQL's loss (the learning signal), one MMLU question of every
+# subject (cloze) and one general-text text per subject (the forgetting signal), then the report.
+DEMO_MODELS ?= base-0shot,v1,v2
+DEMO_LIMIT ?= 40
+DEMO_MMLU_LIMIT ?= 1
+DEMO_PERPLEXITY_LIMIT ?= 1
+DEMO_EVAL = --suite all --limit $(DEMO_LIMIT) --mmlu-limit $(DEMO_MMLU_LIMIT) --mmlu-formulation cloze \
+  --perplexity-limit $(DEMO_PERPLEXITY_LIMIT) -q
 export TRADEOFF_MODELS_DIR ?= $(CURDIR)/.cache/demo-models
 export DEEPEVAL_TELEMETRY_OPT_OUT := 1
 export HF_HUB_OFFLINE := 1
@@ -31,9 +35,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/pytest -n auto --model base-0shot $(DEMO_EVAL)
-	$(BIN)/pytest -n auto --model v1 $(DEMO_EVAL)
-	$(BIN)/python -m reports.compare
+	$(BIN)/tradeoff sweep --models $(DEMO_MODELS) $(DEMO_EVAL)
 	@echo "the full study on all 972 scorable Spider dev cases and MMLU val: docs/study-cpu/"
 
 # The committed full study on the CPU (docs/study-cpu/): every scorable Spider dev case, MMLU

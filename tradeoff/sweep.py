@@ -114,11 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--models names a model twice: {models}")
     if args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
-    device = args.device or devices.worker_device()  # a worker's own choice: its number picks the GPU
+    # a computing process's own choice (its number picks the GPU); a controller of N workers
+    # computes nothing, so it never touches a GPU
+    computes = args.compute_only or args.workers == 1
+    device = args.device or (devices.worker_device() if computes else None)
     runs = []
     for name in models:  # every model resolved and checked before any work
         options = Options(_getter(args, name))
-        options.device = device
+        if device is not None:
+            options.device = device
         options.check_model()
         if options.model.predictions is not None:
             raise UserError(f"--models: {name} is a predictions file, nothing to compute; run pytest on it")
