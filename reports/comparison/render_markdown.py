@@ -65,8 +65,9 @@ def _change(ch: Change) -> list[Any]:
     p = ch.paired
     sig = p is not None and p.significant
     points = fmt_points(ch.points)
+    interval = f" {fmt_ci(p.diff_ci, signed=True)}" if p is not None and p.diff_ci is not None else ""
     return [
-        _Raw(f"**{points}**" if sig and ch.points is not None else points),
+        _Raw((f"**{points}**" if sig and ch.points is not None else points) + interval),
         _Raw("n/a" if ch.relative is None else f"{ch.relative:+.2f}%"),
         _Raw(
             (fmt_p(p.p_value) if p.p_adjusted is None else f"{fmt_p(p.p_value)} (Holm {fmt_p(p.p_adjusted)})")
@@ -109,7 +110,7 @@ def _table_iii(report: Report, formulations: list[str]) -> list[str]:
                 "control",
                 "control %",
                 "model %",
-                "change (points)",
+                "change (points) [95% CI]",
                 "relative",
                 "McNemar p",
                 "paired n",
@@ -173,7 +174,9 @@ def render(report: Report) -> str:
                             *_change(ch),
                         ]
                     )
-        lines += _table(["metric", "base %", "new %", "change (points)", "relative", "McNemar p", "paired n"], rows)
+        lines += _table(
+            ["metric", "base %", "new %", "change (points) [95% CI]", "relative", "McNemar p", "paired n"], rows
+        )
         for f in formulations:
             subjects = comp.subjects.get(f, [])
             if subjects:
@@ -182,7 +185,7 @@ def render(report: Report) -> str:
                 ]
                 lines += [f"MMLU subjects with the largest drops and gains ({f}):", ""]
                 lines += _table(
-                    ["subject", "base %", "new %", "change (points)", "relative", "McNemar p", "paired n"],
+                    ["subject", "base %", "new %", "change (points) [95% CI]", "relative", "McNemar p", "paired n"],
                     [[s, _Raw(fmt_pct(ch.base)), _Raw(fmt_pct(ch.new)), *_change(ch)] for s, ch in shown],
                 )
         if comp.spider:

@@ -128,9 +128,14 @@ def test_html_shows_the_comparison(report):
 def test_markdown_summary(report):
     summary = (report.parent / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith("# ") and "## v1 (0-shot) vs base (4-shot)" in summary
-    assert (
-        "| MMLU letter overall micro (correct / questions) | 50.00 | 37.50 | -12.50 | -25.00% | 0.625 | 16 |" in summary
+    row = re.search(
+        r"\| MMLU letter overall micro \(correct / questions\) \| 50\.00 \| 37\.50 \| -12\.50 "
+        r"\[([-+]\d+\.\d), ([-+]\d+\.\d)\] \| -25\.00% \| 0\.625 \| 16 \|",
+        summary,
     )
+    assert row, "the paired change with its Newcombe interval"
+    low, high = float(row[1]), float(row[2])
+    assert -100 <= low < -12.5 < high <= 100  # the interval holds the change
     assert "Spider questions fixed by fine-tuning: 2; broken: 1." in summary
     for block in re.findall(r"(?:^\|.*\|$\n?)+", summary, flags=re.M):
         widths = {len(re.findall(r"(?<!\\)\|", line)) for line in block.splitlines()}
@@ -270,7 +275,7 @@ def test_markdown_has_a_table_per_mmlu_formulation(tmp_path):
     summary = (build_report(tmp_path, training_dir=tmp_path / "none", resamples=100).parent / "summary.md").read_text()
     assert summary.index("## MMLU accuracy (letter, micro)") < summary.index("## MMLU accuracy (cloze, micro)")
     assert "| MMLU letter overall micro (correct / questions) | 50.00 | 37.50 |" in summary
-    assert "| MMLU cloze overall micro (correct / questions) | 50.00 | 0.00 | **-50.00** |" in summary
+    assert "| MMLU cloze overall micro (correct / questions) | 50.00 | 0.00 | **-50.00** [" in summary
     assert "largest drops and gains (cloze)" in summary
 
 
