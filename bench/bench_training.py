@@ -8,10 +8,14 @@ passed), `answer_only` (also no mask for right-padded batches, so SDPA takes its
 what train.py runs on a GPU) and `answer_only_rows` (also one unpadded row per forward and
 backward, each row's share of the batch loss: what train.py runs on CPU). Each contender runs
 in a fresh child process (so its peak RSS is its own): the embedded SmolLM2-135M with the v1
-LoRA configuration, batches of 4 seeded Spider train examples grouped by length as train.py's
-sampler groups them (transformers' LengthGroupedSampler, seeded), AdamW, `--steps` optimizer
-steps, the first one not timed (warm-up); LoRA's initial weights are seeded, so every contender
-starts from the same adapter. The contenders alternate
+LoRA configuration, `--pool` seeded Spider train examples put in batches of 4 by length as
+train.py's sampler does it (transformers' LengthGroupedSampler, seeded) and `--steps` of those
+batches spread evenly over the sampler's order, AdamW, one optimizer step per batch, the first
+one not timed (warm-up); LoRA's initial weights are seeded, so every contender
+starts from the same adapter. Each contender first computes the loss of one fixed batch with
+dropout off, which must agree across contenders; the per-step training losses agree too, except
+the row-by-row contender's, whose dropout draws its masks per row (the same distribution, other
+random numbers), so its steps differ from the batched ones by dropout noise. The contenders alternate
 (A B A B ...) `--repeats` times, so a load change on a shared machine hits both; the report
 gives the median tokens/s of each, its min-max, the ratio of the medians, peak RSS, and the
 load average before and after.
@@ -35,7 +39,7 @@ sys.path.insert(0, str(REPO))
 CONTENDERS = ("full_logits", "answer_only_masked", "answer_only", "answer_only_rows")
 
 
-def child(contender: str, steps: int, threads: int) -> dict[str, Any]:
+def child(contender: str, steps: int, threads: int, pool: int) -> dict[str, Any]:
     import torch
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM
@@ -57,7 +61,7 @@ def child(contender: str, steps: int, threads: int) -> dict[str, Any]:
     plan = plan_run("v1")
     cfg = plan.training
     data = SpiderData(plan.spider_dir)
-    dataset = build_training_set(data, tokenizer, cfg.train_files, cfg.max_seq_length, cfg.seed, steps * cfg.batch_size)
+    dataset = build_training_set(data, tokenizer, cfg.train_files, cfg.max_seq_length, cfg.seed, pool)
     collate = PadCollator(tokenizer.pad_token_id)
     order = list(
         LengthGroupedSampler(
@@ -66,9 +70,45 @@ def child(contender: str, steps: int, threads: int) -> dict[str, Any]:
             generator=torch.Generator().manual_seed(cfg.seed),
         )
     )
-    features = [dataset.features[i] for i in order]
+    batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+    # `steps` of the sampler's batches spread evenly over its order: its first batch is always
+    # the pool's longest, so the first `steps` would time the longest examples only
+    # (shortest first: the untimed warm-up step is the cheapest)
+    chosen = [batches[round(k * (len(batches) - 1) / max(1, steps - 1))] for k in range(steps)][::-1]
+    features = [dataset.features[i] for batch in chosen for i in batch]
     torch.manual_seed(cfg.seed)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32), lora_config(cfg))
+    # the loss on one fixed batch with dropout off, before any step: every contender's must agree
+    fixed = collate(features[-cfg.batch_size :])
+    model.eval()
+    with torch.no_grad():
+        count = (fixed["labels"][:, 1:] != IGNORE_INDEX).sum()
+        if contender == "answer_only_rows":
+            rows = fixed["attention_mask"].sum(dim=1).tolist()
+            fixed_loss = sum(
+                float(
+                    answer_only_loss(
+                        model,
+                        fixed["input_ids"][r : r + 1, :n],
+                        fixed["attention_mask"][r : r + 1, :n],
+                        fixed["labels"][r : r + 1, :n],
+                        count,
+                    )
+                )
+                for r, n in enumerate(rows)
+            )
+        elif contender.startswith("answer_only"):
+            fixed_loss = float(
+                answer_only_loss(
+                    model,
+                    fixed["input_ids"],
+                    fixed["attention_mask"],
+                    fixed["labels"],
+                    drop_right_padding_mask=contender == "answer_only",
+                )
+            )
+        else:
+            fixed_loss = float(model(**fixed).loss)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
     timed_tokens, timed_s, losses, padded = 0, 0.0, [], 0
@@ -101,6 +141,7 @@ def child(contender: str, steps: int, threads: int) -> dict[str, Any]:
     return {
         "contender": contender,
         "padding_share": 1 - timed_tokens / padded if padded else None,
+        "fixed_batch_loss": fixed_loss,
         "tokens_per_s": timed_tokens / timed_s if timed_s else None,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "losses": losses,
@@ -111,12 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--pool", type=int, default=200, help="seeded examples the sampler groups (200: one of train.py's megabatches)"
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.steps, args.threads)))
+        print(json.dumps(child(args.child, args.steps, args.threads, args.pool)))
         return 0
     load_before = os.getloadavg()
     runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CONTENDERS}
@@ -131,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                 str(args.steps),
                 "--threads",
                 str(args.threads),
+                "--pool",
+                str(args.pool),
             ]
             done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
             if done.returncode:
@@ -141,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, Any] = {
         "steps": args.steps,
         "repeats": args.repeats,
+        "pool": args.pool,
         "threads": args.threads,
         "load_average_before": load_before,
         "load_average_after": load_after,
@@ -154,12 +201,16 @@ def main(argv: list[str] | None = None) -> int:
             "peak_rss_mib_max": max(r["peak_rss_mib"] for r in results),
             "losses": results[0]["losses"],
             "padding_share_of_timed_batches": results[0]["padding_share"],
+            "fixed_batch_loss_dropout_off": results[0]["fixed_batch_loss"],
         }
     full = summary["full_logits"]
     for name in CONTENDERS[1:]:
         mine = summary[name]
         mine["speedup_median_vs_full_logits"] = mine["tokens_per_s_median"] / full["tokens_per_s_median"]
         mine["peak_rss_ratio_vs_full_logits"] = mine["peak_rss_mib_max"] / full["peak_rss_mib_max"]
+        mine["fixed_batch_loss_difference_vs_full_logits"] = abs(
+            mine["fixed_batch_loss_dropout_off"] - full["fixed_batch_loss_dropout_off"]
+        )
         mine["max_loss_difference_vs_full_logits"] = max(
             abs(a - b) for a, b in zip(full["losses"], mine["losses"], strict=True)
         )
@@ -174,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             line += (
                 f"; vs full_logits {s['speedup_median_vs_full_logits']:.2f}x speed, "
                 f"{s['peak_rss_ratio_vs_full_logits']:.2f}x memory, "
-                f"largest per-step loss difference {s['max_loss_difference_vs_full_logits']:.2e}"
+                f"fixed-batch loss difference (dropout off) {s['fixed_batch_loss_difference_vs_full_logits']:.1e}, "
+                f"largest per-step training loss difference {s['max_loss_difference_vs_full_logits']:.1e}"
             )
         print(line)
     if args.json:
