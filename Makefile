@@ -36,7 +36,8 @@ install: $(BIN)/.installed
 
 demo: install
 	$(BIN)/tradeoff sweep --models $(DEMO_MODELS) $(DEMO_EVAL)
-	@echo "the full study on all 972 scorable Spider dev cases and MMLU val: docs/study-cpu/"
+	@echo "the committed full study (all 972 scorable Spider dev cases, MMLU val): docs/study-cpu/README.md"
+	@grep -m1 "^Best trade-off" $(FULL_STUDY_DIR)/report/summary.md || true
 
 # The committed full study on the CPU (docs/study-cpu/): every scorable Spider dev case, MMLU
 # val in both formulations, general-text perplexity and the gold SQL's log-likelihood, for the
