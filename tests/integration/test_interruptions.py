@@ -186,7 +186,7 @@ def _extend_dev(spider: Path) -> None:
 
 def _sql_speaking_model(tiny: Path, experiments: Path, spider: Path, root: Path) -> tuple[Path, Path]:
     """The tiny base with a briefly trained LoRA merged in: a plain model folder whose answers are
-    SQL-like (some run and give wrong rows, some do not parse), so that scoring does real work.
+    SQL-like (some run, some do not parse), so that scoring does real work.
     Returns (adapter, merged model folder); the adapter is also test 2's uninterrupted run."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -371,8 +371,9 @@ def reference(world):
     assert [c for c, v in cases.items() if v[0] == "skipped"] == ["gone-0005"]
     assert all(v[2] for v in cases.values() if v[0] in ("passed", "failed"))  # every scored case has a reason
     spider = [v for c, v in cases.items() if is_spider(c) and v[0] != "skipped"]
-    # real scoring: queries run (wrong results) and fail to parse (syntax errors)
-    assert {"wrong result", "syntax error"} <= {v[2].split(":")[0] for v in spider}
+    # real scoring: some queries run (and match or give wrong rows), some fail to parse
+    reasons = {v[2].split(":")[0] for v in spider}
+    assert "syntax error" in reasons and any(r.startswith(("wrong result", "match")) for r in reasons), reasons
     assert sum(bool(v[1]) for v in spider) >= N_SPIDER_DEV // 2  # most answers hold a SQL statement
     rows = cache_rows(cache)
     assert len(rows) == N_SPIDER_DEV + N_MMLU
