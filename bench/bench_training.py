@@ -39,6 +39,23 @@ sys.path.insert(0, str(REPO))
 CONTENDERS = ("full_logits", "answer_only_masked", "answer_only", "answer_only_rows")
 
 
+def loss_of(contender: str, model: Any, batch: dict[str, Any], backward: Any) -> Any:
+    """The contender's loss of `batch`, passed to `backward` (row by row, each row's share)."""
+    from tradeoff.training.data import IGNORE_INDEX
+    from tradeoff.training.loss import answer_only_loss, backward_row_by_row
+
+    ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
+    if contender == "answer_only_rows":
+        count = (labels[:, 1:] != IGNORE_INDEX).sum()
+        return backward_row_by_row(model, ids, mask, labels, count, backward=backward)
+    if contender.startswith("answer_only"):
+        loss = answer_only_loss(model, ids, mask, labels, drop_right_padding_mask=contender == "answer_only")
+    else:
+        loss = model(**batch).loss
+    backward(loss)
+    return loss
+
+
 def child(contender: str, steps: int, threads: int, pool: int) -> dict[str, Any]:
     import torch
     from peft import get_peft_model
@@ -50,8 +67,7 @@ def child(contender: str, steps: int, threads: int, pool: int) -> dict[str, Any]
     from tradeoff.models.loading import base_location, load_tokenizer
     from tradeoff.suites.spider.data import SpiderData
     from tradeoff.training.config import plan_run
-    from tradeoff.training.data import IGNORE_INDEX, PadCollator, build_training_set
-    from tradeoff.training.loss import answer_only_loss, backward_row_by_row
+    from tradeoff.training.data import PadCollator, build_training_set
     from tradeoff.training.trainer import lora_config
 
     torch.set_num_threads(threads)
@@ -82,54 +98,14 @@ def child(contender: str, steps: int, threads: int, pool: int) -> dict[str, Any]
     fixed = collate(features[-cfg.batch_size :])
     model.eval()
     with torch.no_grad():
-        count = (fixed["labels"][:, 1:] != IGNORE_INDEX).sum()
-        if contender == "answer_only_rows":
-            rows = fixed["attention_mask"].sum(dim=1).tolist()
-            fixed_loss = sum(
-                float(
-                    answer_only_loss(
-                        model,
-                        fixed["input_ids"][r : r + 1, :n],
-                        fixed["attention_mask"][r : r + 1, :n],
-                        fixed["labels"][r : r + 1, :n],
-                        count,
-                    )
-                )
-                for r, n in enumerate(rows)
-            )
-        elif contender.startswith("answer_only"):
-            fixed_loss = float(
-                answer_only_loss(
-                    model,
-                    fixed["input_ids"],
-                    fixed["attention_mask"],
-                    fixed["labels"],
-                    drop_right_padding_mask=contender == "answer_only",
-                )
-            )
-        else:
-            fixed_loss = float(model(**fixed).loss)
+        fixed_loss = float(loss_of(contender, model, fixed, backward=lambda loss: None))
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
     timed_tokens, timed_s, losses, padded = 0, 0.0, [], 0
     for step in range(steps):
         batch = collate(features[step * cfg.batch_size : (step + 1) * cfg.batch_size])
         start = time.perf_counter()
-        if contender == "answer_only_rows":
-            count = (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
-            loss = backward_row_by_row(model, batch["input_ids"], batch["attention_mask"], batch["labels"], count)
-        elif contender.startswith("answer_only"):
-            loss = answer_only_loss(
-                model,
-                batch["input_ids"],
-                batch["attention_mask"],
-                batch["labels"],
-                drop_right_padding_mask=contender == "answer_only",
-            )
-            loss.backward()
-        else:
-            loss = model(**batch).loss
-            loss.backward()
+        loss = loss_of(contender, model, batch, backward=lambda loss: loss.backward())
         optimizer.step()
         optimizer.zero_grad()
         elapsed = time.perf_counter() - start
