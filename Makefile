@@ -57,6 +57,8 @@ study-cpu: install
 	  mkdir -p $(FULL_STUDY_DIR)/results && cp out/study-cpu/results/$$m.json $(FULL_STUDY_DIR)/results/; \
 	done
 	$(BIN)/python -m reports.compare --results-dir $(FULL_STUDY_DIR) --out $(FULL_STUDY_DIR)
+	# the reference study's comparison: the 0-shot adapters against the 4-shot base
+	$(BIN)/python -m reports.compare --results-dir $(FULL_STUDY_DIR) --out $(FULL_STUDY_DIR)/reference-setting --against base
 
 test: install
 	$(BIN)/pytest tests/unit tests/integration -n 2 -q

@@ -28,6 +28,7 @@ def build_report(
     formulation: str | None = None,
     resamples: int = RESAMPLES,
     seed: int = SEED,
+    against: str | None = None,
 ) -> Path:
     """Write the comparison report and return the path of its index.html.
 
@@ -47,6 +48,7 @@ def build_report(
         formulation=formulation,
         resamples=resamples,
         seed=seed,
+        against=against,
     )
     figures = plots.figures(report)
     target = out_dir / "report"
@@ -91,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         help=f"bootstrap resamples for macro averages (default: {RESAMPLES})",
     )
     parser.add_argument("--seed", type=int, default=SEED, help=f"bootstrap seed (default: {SEED})")
+    parser.add_argument(
+        "--against",
+        default=None,
+        metavar="LABEL",
+        help="compare every fine-tuned model with this base run, whatever its prompt (the reference "
+        "study's comparison: 0-shot adapters vs the 4-shot base); default: the base on the same prompt",
+    )
     args = parser.parse_args(argv)
     results_dir = args.results_dir or settings.output_dir()
     # a skipped results file is one `warning:` line, not a warning plus its source line
@@ -104,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             formulation=args.mmlu_formulation,
             resamples=args.resamples,
             seed=args.seed,
+            against=args.against,
         )
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -393,18 +393,29 @@ def build(
     formulation: str | None = None,
     resamples: int = RESAMPLES,
     seed: int = SEED,
+    against: str | None = None,
 ) -> Report:
-    """Everything the report shows, from the results files under results_dir."""
+    """Everything the report shows, from the results files under results_dir.
+
+    `against` names a base run every fine-tuned run is compared with whatever its prompt (the
+    reference study compared 0-shot adapters with its 4-shot base); by default each is compared
+    with the base on its own prompt (`find_base`)."""
     runs = load_runs(results_dir)
     if not runs:
         raise FileNotFoundError(f"no results JSON under {Path(results_dir) / 'results'} (run the benchmark first)")
+    fixed = None
+    if against is not None:
+        fixed = next((r for r in runs if r.label == against and r.is_base), None)
+        if fixed is None:
+            bases = ", ".join(r.label for r in runs if r.is_base) or "none"
+            raise FileNotFoundError(f"--against {against}: no base-model results of that label (base runs: {bases})")
     st = _Stats(resamples, seed)
     stats = {r.label: model_stats(r, st) for r in runs}
     comparisons, unpaired = [], []
     for run in runs:
         if run.is_base:
             continue
-        base = find_base(run, runs, base_label)
+        base = fixed if fixed is not None else find_base(run, runs, base_label)
         if base is None:
             unpaired.append(run.label)
         else:

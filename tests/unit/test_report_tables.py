@@ -205,6 +205,22 @@ def test_fine_tuned_runs_pair_with_the_base_of_the_same_weights(tmp_path):
     assert [m.label for m in report.models][:3] == ["base", "base-rerun", "mistral-base"]  # bases first
 
 
+def test_against_compares_every_fine_tuned_run_with_the_named_base_whatever_its_prompt(tmp_path):
+    """By default a 0-shot adapter is compared with the 0-shot base (the fine-tuning effect);
+    --against base gives the reference study's comparison with its 4-shot base, flagged."""
+    four, zero = {"settings": {"spider_shots": 4}}, {"settings": {"spider_shots": 0}}
+    write_run(tmp_path, "base", [spider_case("db-0001", False), spider_case("db-0002", False)], **four)
+    write_run(tmp_path, "base-0shot", [spider_case("db-0001", True), spider_case("db-0002", False)], **zero)
+    write_run(tmp_path, "v1", [spider_case("db-0001", True), spider_case("db-0002", True)], adapter(), **zero)
+    (default,) = build(tmp_path, resamples=100).comparisons
+    assert default.base.label == "base-0shot" and default.spider["overall"]["official"].points == pytest.approx(50)
+    (reference,) = build(tmp_path, resamples=100, against="base").comparisons
+    assert reference.base.label == "base" and reference.spider["overall"]["official"].points == pytest.approx(100)
+    assert any("spider_shots differs" in n for n in reference.notes)
+    with pytest.raises(FileNotFoundError, match="base runs: base, base-0shot"):
+        build(tmp_path, resamples=100, against="v1")  # not a base run
+
+
 def test_unreadable_and_foreign_files_are_skipped(tmp_path):
     write_run(tmp_path, "base", [spider_case("db-0001", True)])
     (tmp_path / "results" / "broken.json").write_text("{not json")
