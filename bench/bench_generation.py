@@ -14,7 +14,9 @@ generated, and the reuse path's projected time for all scorable dev prompts at t
 `--versus-shots K` times something else: the same questions with the 0-shot prompt and with the
 K-shot prompt (the reference study's base row), both on the reuse path, interleaved; the ratio
 of the medians is what K shots cost over zero, per prompt and per new token (the two prompts
-make different answers, so the new-token counts differ).
+make different answers, so the new-token counts differ). Each prompt is also timed with the
+prefix every prompt shares copied into each row (`min_cascade` above any prompt: the code
+before cascade attention), so the same run gives cascade's speedup and counts its flips.
 """
 
 from __future__ import annotations
@@ -84,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     shots = choose_fewshot(data.train(), args.shots) if args.shots else []
     prompts = [render(tokenizer, chat_messages(data, c.example.db_id, c.example.question, shots)) for c in cases]
 
-    def run(fn: Any, texts: list[str] = prompts) -> list[Generation]:
+    def run(fn: Any, texts: list[str] = prompts, **kwargs: Any) -> list[Generation]:
         out: dict[int, Generation] = {}
-        fn(model, tokenizer, texts, args.max_new_tokens, args.batch_size, lambda i, g: out.update(zip(i, g)))
+        fn(model, tokenizer, texts, args.max_new_tokens, args.batch_size, lambda i, g: out.update(zip(i, g)), **kwargs)
         return [out[i] for i in range(len(texts))]
 
     if args.versus_shots:
@@ -97,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                 render(tokenizer, chat_messages(data, c.example.db_id, c.example.question, few)) for c in cases
             ],
         }
-        return versus_shots(args, by_shots, lambda texts: run(generate_batched, texts), tokenizer, len(scorable))
+        return versus_shots(
+            args, by_shots, lambda texts, **kw: run(generate_batched, texts, **kw), tokenizer, len(scorable)
+        )
 
     contenders = {} if args.no_plain else {"plain": lambda: run(generate_uncached)}
     contenders["reuse"] = lambda: run(generate_batched)
@@ -149,7 +153,10 @@ def versus_shots(
 
     names = {k: f"{k}-shot" for k in by_shots}
     before = load_average()
-    contenders: dict[str, Callable[[], Any]] = {names[k]: functools.partial(run, t) for k, t in by_shots.items()}
+    contenders: dict[str, Callable[[], Any]] = {}
+    for k, texts in by_shots.items():
+        contenders[names[k]] = functools.partial(run, texts)
+        contenders[f"{names[k]} copied"] = functools.partial(run, texts, min_cascade=10**9)
     timings, results = interleaved(contenders, args.rounds)
     after = load_average()
     zero, many = (names[k] for k in by_shots)
@@ -176,6 +183,14 @@ def versus_shots(
         per_token[names[k]] = Timing(names[k], [t / new for t in timings[names[k]].seconds])
     figures["time_ratio_median"] = ratio(timings[many], timings[zero])
     figures["time_per_new_token_ratio_median"] = ratio(per_token[many], per_token[zero])
+    figures["time_ratio_copied_median"] = ratio(timings[f"{many} copied"], timings[f"{zero} copied"])
+    for k in by_shots:
+        name = names[k]
+        flips = [i for i, (a, b) in enumerate(zip(results[f"{name} copied"], results[name])) if a != b]
+        figures[name]["cascade_speedup_median"] = ratio(timings[f"{name} copied"], timings[name])
+        figures[name]["identical_to_copied"] = f"{len(by_shots[k]) - len(flips)}/{len(by_shots[k])}"
+        for i in flips:
+            print(f"flip {name} #{i}: copied {results[f'{name} copied'][i]!r} cascade {results[name][i]!r}")
     print("\n".join(describe(timings, zero, before, after)))
     for name in (zero, many):
         f = figures[name]
@@ -183,9 +198,14 @@ def versus_shots(
             f"{name}: mean {f['prompt_tokens_mean']:.0f} prompt tokens, {f['new_tokens_mean']:.0f} new tokens, "
             f"{f['stopped']} stopped; projected for all {scorable}: {f['projected_s_all_scorable'] / 60:.1f} min"
         )
+        print(
+            f"{name}: cascade {f['cascade_speedup_median']:.2f}x faster than copied, "
+            f"{f['identical_to_copied']} outputs identical"
+        )
     print(
         f"{many} / {zero}: {figures['time_ratio_median']:.2f}x the time per prompt, "
-        f"{figures['time_per_new_token_ratio_median']:.2f}x per new token"
+        f"{figures['time_per_new_token_ratio_median']:.2f}x per new token "
+        f"(copied prefix: {figures['time_ratio_copied_median']:.2f}x per prompt)"
     )
     write_figures(args.json, figures, timings)
     return 0

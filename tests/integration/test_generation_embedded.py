@@ -1,5 +1,6 @@
-"""On the embedded SmolLM2-135M, generation with shared prefixes computed once, rows refilled and
-GQA attention gives the very outputs plain `model.generate` gives, on real Spider dev prompts."""
+"""On the embedded SmolLM2-135M, generation with shared prefixes computed once, rows refilled,
+GQA attention and cascade attention over the prefix every prompt shares gives the very outputs
+plain `model.generate` gives, on real Spider dev prompts, zero-shot and with few-shot turns."""
 
 from __future__ import annotations
 
@@ -20,23 +21,38 @@ pytestmark = [
 
 def test_prefix_reuse_equals_plain_generation_on_the_embedded_model(monkeypatch):
     from tradeoff.config.experiments import load_registry, resolve_model
+    from tradeoff.inference import attention
     from tradeoff.inference.generation import Generation, generate_batched, generate_uncached
     from tradeoff.models.loading import load_model
     from tradeoff.suites.spider.data import SpiderData
-    from tradeoff.suites.spider.prompts import chat_messages, render
+    from tradeoff.suites.spider.prompts import chat_messages, choose_fewshot, render
 
     monkeypatch.setenv("TRADEOFF_CONVERTED_DIR", str(REPO / ".cache" / "converted"))  # shared with the e2e tests
     data = SpiderData(SPIDER)
     # two databases, three questions each: the schema prefix is shared within each
     chosen = [e for db in ("concert_singer", "pets_1") for e in [x for x in data.dev if x.db_id == db][:3]]
     loaded = load_model(resolve_model("base-0shot", load_registry()))
-    prompts = [render(loaded.tokenizer, chat_messages(data, e.db_id, e.question)) for e in chosen]
+    shared: list[int] = []
+    real = attention.cascade_attention
 
-    def run(fn, batch_size: int) -> list[Generation]:
+    def counting(*args, **kwargs):
+        shared.append(args[3].shape[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(attention, "cascade_attention", counting)
+
+    def run(fn, prompts: list[str], batch_size: int) -> list[Generation]:
         out: dict[int, Generation] = {}
         fn(loaded.model, loaded.tokenizer, prompts, 40, batch_size, lambda i, g: out.update(zip(i, g)))
         return [out[i] for i in range(len(prompts))]
 
-    plain = run(generate_uncached, 4)
-    assert run(generate_batched, 4) == plain  # 4 places for 6 prompts: rows join a running batch
-    assert len({g.text for g in plain}) == len(plain)
+    few = choose_fewshot(data.train(), 2)
+    for shots in ([], few):
+        prompts = [render(loaded.tokenizer, chat_messages(data, e.db_id, e.question, shots)) for e in chosen]
+        plain = run(generate_uncached, prompts, 4)
+        shared.clear()
+        # 4 places for 6 prompts: rows join a running batch
+        assert run(generate_batched, prompts, 4) == plain, len(shots)
+        assert len({g.text for g in plain}) == len(plain)
+        # the system prompt (and the few-shot turns) went through cascade attention
+        assert shared and min(shared) > (300 if shots else 20), (len(shots), min(shared, default=0))

@@ -88,10 +88,11 @@ def test_scores_equal_reference_and_prefix_cache_changes_nothing(mistral, formul
     cached = score_questions(model, tokenizer, questions, prefix, formulation, batch_size=3)
     uncached = score_questions(model, tokenizer, questions, prefix, formulation, batch_size=5, reuse_prefix=False)
     one_by_one = score_questions(model, tokenizer, questions, prefix, formulation, batch_size=1)
+    expanded = score_questions(model, tokenizer, questions, prefix, formulation, batch_size=3, cascade=False)
     reference = torch.tensor(
         [_reference_lls(model, tokenizer, q, prefix, formulation) for q in questions], dtype=torch.float64
     )
-    for got in (cached, uncached, one_by_one):
+    for got in (cached, uncached, one_by_one, expanded):
         torch.testing.assert_close(_lls(got), reference, atol=1e-4, rtol=0)
     assert [s.predicted for s in cached] == [s.predicted for s in uncached]
     if formulation == "cloze":
@@ -196,3 +197,28 @@ def test_two_level_cloze_scoring_equals_the_one_level_scorer(mistral, which, mon
         assert [(s.predicted, s.norm_predicted, s.bytes_predicted) for s in two_level] == [
             (s.predicted, s.norm_predicted, s.bytes_predicted) for s in one_level
         ]
+
+
+@pytest.mark.parametrize("formulation", ["letter", "cloze"])
+def test_the_prefix_is_attended_by_cascade_and_scores_as_the_expanded_cache(mistral, formulation, monkeypatch):
+    """The k-shot prefix is held once and attended by cascade attention for each batch (stems and
+    options too, for cloze); the log-likelihoods are those of the prefix expanded over the batch."""
+    from tradeoff.inference import attention
+
+    model, tokenizer = mistral
+    questions, prefix = _subject("high_school_geography", 6, 3, formulation)
+    shared = []
+    real = attention.cascade_attention
+
+    def counting(*args, **kwargs):
+        shared.append(args[3].shape[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(attention, "cascade_attention", counting)
+    expanded = score_questions(model, tokenizer, questions, prefix, formulation, batch_size=4, cascade=False)
+    assert not shared
+    cascaded = score_questions(model, tokenizer, questions, prefix, formulation, batch_size=4)
+    cached = len(plan_rows(tokenizer, questions, prefix, formulation).cached_tokens)
+    assert shared and set(shared) == {cached} and cached > 100
+    torch.testing.assert_close(_lls(cascaded), _lls(expanded), atol=1e-4, rtol=0)
+    assert [s.predicted for s in cascaded] == [s.predicted for s in expanded]

@@ -74,3 +74,67 @@ def test_rows_that_join_a_running_batch_and_a_minimum_length_match_plain_generat
     assert fixed == _run(generate_uncached, model, tokenizer, prompts, 4, 10, min_new_tokens=6)
     assert fixed != plain
     assert sum(g.stopped for g in plain) > 0 and sum(not g.stopped for g in plain) > 0
+
+
+def test_cascade_attention_equals_attention_over_the_concatenated_keys():
+    """The shared prefix attended once for all rows gives SDPA's result over [prefix, own keys],
+    with left padding in the own part, grouped-query heads, prefill (T > 1) and decode (T = 1)."""
+    import torch
+
+    from tradeoff.inference import attention
+
+    torch.manual_seed(0)
+    batch, heads, kv_heads, dim, shared, own = 3, 6, 2, 8, 7, 5
+    for length in (1, 4):
+        query = torch.randn(batch, heads, length, dim)
+        key, value = torch.randn(batch, kv_heads, own, dim), torch.randn(batch, kv_heads, own, dim)
+        shared_key, shared_value = torch.randn(1, kv_heads, shared, dim), torch.randn(1, kv_heads, shared, dim)
+        mask = torch.ones(length, own, dtype=torch.bool).tril(own - length)[None, None].repeat(batch, 1, 1, 1)
+        mask[1, :, :, :2] = False  # row 1 is left-padded by two positions
+        full_mask = torch.cat([torch.ones(batch, 1, length, shared, dtype=torch.bool), mask], dim=-1)
+        expected = torch.nn.functional.scaled_dot_product_attention(
+            query,
+            torch.cat([shared_key.expand(batch, -1, -1, -1), key], dim=2),
+            torch.cat([shared_value.expand(batch, -1, -1, -1), value], dim=2),
+            attn_mask=full_mask,
+            enable_gqa=True,
+        ).transpose(1, 2)
+        got = attention.cascade_attention(query, key, value, shared_key, shared_value, mask, dim**-0.5)
+        torch.testing.assert_close(got, expected)
+        if length > 1:  # no mask: causal within the own part
+            causal = attention.cascade_attention(query, key, value, shared_key, shared_value, None, dim**-0.5)
+            unpadded = mask.clone()
+            unpadded[1] = mask[0]
+            again = attention.cascade_attention(query, key, value, shared_key, shared_value, unpadded, dim**-0.5)
+            torch.testing.assert_close(causal, again)
+
+
+def test_a_prefix_every_prompt_shares_is_attended_by_cascade_and_matches_plain_generation(monkeypatch):
+    """All prompts continue one system prompt (a k-shot block in the study): it is held once and
+    attended by cascade attention, and the outputs are plain generation's."""
+    from tradeoff.inference import attention
+
+    tokenizer = bytelevel_tokenizer()
+    tokenizer.pad_token, tokenizer.padding_side = tokenizer.eos_token, "left"
+    model = tiny_llama(len(tokenizer), seed=7)
+    model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(" the")[0])
+    prompts = _prompts()[:-1] + [f"{SYSTEM}\nQuestion: {q}\nSQL:" for q in QUESTIONS]  # some with no schema
+    calls = []
+    real = attention.cascade_attention
+
+    def counting(*args, **kwargs):
+        calls.append(args[3].shape[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(attention, "cascade_attention", counting)
+    for batch_size in (3, 16):
+        calls.clear()
+        plain = _run(generate_uncached, model, tokenizer, prompts, batch_size, 12)
+        assert not calls
+        assert _run(generate_batched, model, tokenizer, prompts, batch_size, 12) == plain, batch_size
+        shared = len(tokenizer(SYSTEM + "\n", add_special_tokens=False).input_ids) - 1
+        assert calls and min(calls) >= shared  # the common prefix went through cascade attention
+        calls.clear()
+        assert _run(generate_batched, model, tokenizer, prompts, batch_size, 12, min_cascade=10**6) == plain
+        assert not calls  # below the threshold: copied into each row as before
+    assert len({g.text for g in plain}) > 1

@@ -7,17 +7,82 @@ heads) that copy was 28% of a batch-16 decode step. torch's kernel takes `enable
 mask and gives the same numbers (tests/unit/test_prefix_reuse.py compares against plain
 `model.generate`), so generation runs under this implementation, registered with transformers'
 attention and mask interfaces.
+
+Under `shared_prefix(kv)` the same implementation does cascade attention: every row of the batch
+continues one prefix (a k-shot block, a system prompt) whose keys and values are held once, not
+copied into each row's cache. The rows' queries are stacked into one matrix product against the
+shared keys, the rows' own caches are attended as before, and one softmax runs over both parts,
+so the result is the attention over the concatenated keys. On the embedded model at batch 32 a
+4-shot row otherwise reads its own copy of 1,160 few-shot positions at every decode step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import torch
 
 NAME = "sdpa_gqa"
+# Prefill queries attended to the shared prefix at a time: bounds the score matrix's memory.
+CASCADE_QUERY_CHUNK = 4096
+
+KV = Sequence[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), [1, kv_heads, length, dim]
+_SHARED: ContextVar[KV | None] = ContextVar("shared_prefix", default=None)
+
+
+@contextmanager
+def shared_prefix(kv: KV | None) -> Iterator[None]:
+    """Inside, attention layers also attend to `kv`, a prefix every row of the batch continues.
+
+    The rows' own caches and position ids start after it; their attention masks cover only
+    their own part (the prefix is seen by every query)."""
+    token = _SHARED.set(kv)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def cascade_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    shared_key: torch.Tensor,
+    shared_value: torch.Tensor,
+    mask: torch.Tensor | None,
+    scale: float,
+) -> torch.Tensor:
+    """Attention over [shared prefix, own keys]: query [B, H, T, d], key/value [B, Hkv, L, d],
+    shared [1, Hkv, S, d], mask [B, 1, T, L] bool (True: attend) or None for causal; returns
+    [B, T, H, d]. The shared part is one product per KV head for all rows and grouped heads."""
+    batch, heads, length, dim = query.shape
+    kv_heads, own, shared = key.shape[1], key.shape[2], shared_key.shape[2]
+    groups = heads // kv_heads
+    # [Hkv, B, G*T, d]: query head h reads KV head h // G (transformers' repeat_kv order)
+    q = query.reshape(batch, kv_heads, groups * length, dim).transpose(0, 1)
+    k_own, v_own = key.transpose(0, 1), value.transpose(0, 1)  # [Hkv, B, L, d]
+    if mask is None:  # causal within the rows' own part, which ends with the queries
+        mask = torch.ones(length, own, dtype=torch.bool, device=query.device).tril(own - length)[None, None]
+    # [1, B, 1, T, L], against scores [Hkv, B, G, T, L]
+    allowed = mask.expand(batch, 1, length, own).transpose(0, 1)[:, :, None]
+    out = query.new_empty(kv_heads, batch, groups * length, dim)
+    rows = max(1, CASCADE_QUERY_CHUNK // (groups * length))
+    for start in range(0, batch, rows):
+        part = slice(start, start + rows)
+        n = q[:, part].shape[1]
+        scores_shared = torch.matmul(q[:, part].reshape(kv_heads, -1, dim), shared_key[0].transpose(1, 2))
+        scores_own = torch.matmul(q[:, part], k_own[:, part].transpose(2, 3))
+        scores_own = scores_own.view(kv_heads, n, groups, length, own).masked_fill(~allowed[:, part], float("-inf"))
+        scores = torch.cat([scores_shared.view(kv_heads, n, groups * length, shared), scores_own.flatten(2, 3)], -1)
+        weights = torch.softmax(scores * scale, dim=-1)
+        mixed = torch.matmul(weights[..., :shared].reshape(kv_heads, -1, shared), shared_value[0])
+        mixed = mixed.view(kv_heads, n, groups * length, dim)
+        out[:, part] = mixed + torch.matmul(weights[..., shared:], v_own[:, part])
+    # [Hkv, B, G, T, d] -> [B, T, Hkv * G, d]
+    return out.view(kv_heads, batch, groups, length, dim).permute(1, 3, 0, 2, 4).reshape(batch, length, heads, dim)
 
 
 def sdpa_gqa_forward(
@@ -35,6 +100,12 @@ def sdpa_gqa_forward(
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, is_causal, **kwargs)
+    shared = _SHARED.get()
+    if shared is not None and not module.training:
+        layer: int = module.layer_idx  # type: ignore[assignment]
+        shared_key, shared_value = shared[layer]
+        scale = scaling if scaling is not None else query.shape[-1] ** -0.5
+        return cascade_attention(query, key, value, shared_key, shared_value, attention_mask, scale), None
     causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
     out = torch.nn.functional.scaled_dot_product_attention(
         query,

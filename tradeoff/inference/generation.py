@@ -3,8 +3,10 @@
 `generate_batched` plans the prompts' shared token prefixes as a tree (system prompt, then
 each database's schema; for k-shot prompts the few-shot block above both), computes each
 prefix's KV cache once by extending its parent's, and decodes the prompts' own suffixes from
-those caches in batches whose rows may hang off different prefixes. A row that has ended its
-turn leaves the batch at once, so no decode step is spent on it. `generate_uncached` is the
+those caches in batches whose rows may hang off different prefixes. The prefix every prompt
+shares (the system prompt; for k-shot prompts the few-shot block too) is not copied into each
+row: it is held once and attended by cascade attention (`attention.shared_prefix`). A row that
+has ended its turn leaves the batch at once, so no decode step is spent on it. `generate_uncached` is the
 plain `model.generate` path kept as the reference the reuse must reproduce (tests, bench).
 """
 
@@ -15,11 +17,13 @@ from typing import Any, NamedTuple
 
 import torch
 
-from tradeoff.inference.attention import grouped_query_attention
+from tradeoff.inference.attention import grouped_query_attention, shared_prefix
 from tradeoff.inference.prefix_tree import PrefixNode, prefix_tree
 
 # A prefix is worth its own KV cache when at least two prompts share this many more tokens.
 MIN_SHARED_TOKENS = 32
+# The prefix common to every prompt is attended once for all rows (cascade) when at least this long.
+MIN_CASCADE_TOKENS = 1
 
 
 class Generation(NamedTuple):
@@ -174,16 +178,17 @@ def _growing_layer_class() -> type:
     return GrowingLayer
 
 
-def _batch_cache(prefixes: list[KV | None], lengths: list[int], room: int) -> Any:
+def _batch_cache(prefixes: list[KV | None], lengths: list[int], room: int, like: KV | None = None) -> Any:
     """One cache for a batch: each row's prefix right-aligned in a zero-padded block, with room
-    for the suffix and every new token written in place."""
+    for the suffix and every new token written in place. `like` gives the layers' shapes when
+    no row has a prefix of its own."""
     from transformers import DynamicCache
 
     width = max(lengths)
     cache = DynamicCache()
-    if width == 0:
+    sample = next((p for p in prefixes if p is not None and len(p[0][0][0, 0]) > 0), like if width == 0 else None)
+    if sample is None:
         return cache
-    sample = next(p for p in prefixes if p is not None)
     grow = _growing_layer_class()
     cache.layers = []
     for layer, (k0, v0) in enumerate(sample):
@@ -204,9 +209,16 @@ class _Rows:
     tokens are its 1s; the rest is padding), next positions and last logits."""
 
     def __init__(
-        self, prompts: list[int], cache: Any, mask: torch.Tensor, positions: torch.Tensor, logits: torch.Tensor
+        self,
+        prompts: list[int],
+        cache: Any,
+        mask: torch.Tensor,
+        positions: torch.Tensor,
+        logits: torch.Tensor,
+        shared: KV | None,
     ):
         self.prompts, self.cache, self.mask, self.positions, self.logits = prompts, cache, mask, positions, logits
+        self.shared = shared
 
     def keep(self, rows: list[int]) -> None:
         if len(rows) == len(self.prompts):
@@ -248,13 +260,14 @@ class _Rows:
 
     def step(self, model: Any, tokens: torch.Tensor) -> None:
         self.mask = torch.cat([self.mask, self.mask.new_ones((len(self.prompts), 1))], dim=1)
-        out = model(
-            input_ids=tokens[:, None],
-            attention_mask=self.mask,
-            position_ids=self.positions[:, None],
-            past_key_values=self.cache,
-            use_cache=True,
-        )
+        with shared_prefix(self.shared):
+            out = model(
+                input_ids=tokens[:, None],
+                attention_mask=self.mask,
+                position_ids=self.positions[:, None],
+                past_key_values=self.cache,
+                use_cache=True,
+            )
         self.positions = self.positions + 1
         self.logits = out.logits[:, -1]
 
@@ -271,8 +284,13 @@ def _prefill(
     suffixes: list[Sequence[int]],
     room: int,
     pad_id: int,
+    shared: KV | None = None,
 ) -> _Rows:
-    """Run new rows' own suffixes over their prefixes' caches: the rows, ready for their first token."""
+    """Run new rows' own suffixes over their prefixes' caches: the rows, ready for their first token.
+
+    With a `shared` prefix (every row continues it, attended by cascade), `prefixes` and
+    `prefix_lengths` are each row's part after it; positions count from the start of the prompt."""
+    offset = shared[0][0].shape[2] if shared is not None else 0
     device = next(model.parameters()).device
     rows, width, slen = len(suffixes), max(prefix_lengths), max(len(s) for s in suffixes)
     input_ids = torch.full((rows, slen), pad_id, dtype=torch.long)
@@ -283,19 +301,20 @@ def _prefill(
         input_ids[row, slen - m :] = torch.tensor(list(suffix))
         mask[row, width - n : width] = 1
         mask[row, width + slen - m :] = 1
-        positions[row, slen - m :] = torch.arange(n, n + m)
-    next_position = torch.tensor([n + len(s) for n, s in zip(prefix_lengths, suffixes)])
-    cache = _batch_cache(prefixes, prefix_lengths, slen + room)
+        positions[row, slen - m :] = torch.arange(offset + n, offset + n + m)
+    next_position = torch.tensor([offset + n + len(s) for n, s in zip(prefix_lengths, suffixes)])
+    cache = _batch_cache(prefixes, prefix_lengths, slen + room, like=shared)
     mask = mask.to(device)
-    out = model(
-        input_ids=input_ids.to(device),
-        attention_mask=mask,
-        position_ids=positions.to(device),
-        past_key_values=cache,
-        use_cache=True,
-        logits_to_keep=1,
-    )
-    return _Rows(prompts, cache, mask, next_position.to(device), out.logits[:, -1])
+    with shared_prefix(shared):
+        out = model(
+            input_ids=input_ids.to(device),
+            attention_mask=mask,
+            position_ids=positions.to(device),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+    return _Rows(prompts, cache, mask, next_position.to(device), out.logits[:, -1], shared)
 
 
 @torch.inference_mode()
@@ -309,6 +328,7 @@ def generate_batched(
     progress: Any | None = None,
     min_shared: int = MIN_SHARED_TOKENS,
     min_new_tokens: int = 0,
+    min_cascade: int = MIN_CASCADE_TOKENS,
 ) -> None:
     """Greedy generation for every prompt, each shared prefix computed once; on_batch(indices,
     generations) is called as rows finish.
@@ -318,12 +338,23 @@ def generate_batched(
     to the end. Prompts are taken in order of prefix length, then prefix, then suffix length, so
     rows that join together share prefixes, and a prefix's cache is freed once its last prompt has
     joined. `min_new_tokens` bars the stop tokens until that many were generated (benchmarks that
-    need a fixed length).
+    need a fixed length). The prefix every prompt shares, if `min_cascade` tokens or more, is
+    attended once for all rows (cascade attention) instead of copied into each.
     """
     with grouped_query_attention(model):
         ids = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
         nodes, node_of = prefix_tree(ids, min_shared)
         caches = PrefixCaches(model, ids, nodes, node_of)
+        common = nodes[0].length if nodes else 0  # the root: the prefix of every prompt
+        shared = caches.get(0) if common >= max(1, min_cascade) else None
+        offset = common if shared is not None else 0
+
+        def own(node: int) -> KV | None:  # a prompt's prefix after the shared one
+            kv = caches.get(node)
+            if kv is None or offset == 0:
+                return kv
+            return tuple((k[:, :, offset:], v[:, :, offset:]) for k, v in kv)
+
         stops = stop_token_ids(model, tokenizer)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
         queue = sorted(range(len(ids)), key=lambda i: (-nodes[node_of[i]].length, node_of[i], -len(ids[i]), i))
@@ -337,15 +368,16 @@ def generate_batched(
                 joining = [
                     queue.pop() for _ in range(min(len(queue), batch_size - (len(batch.prompts) if batch else 0)))
                 ]
-                lengths = [nodes[node_of[i]].length for i in joining]
+                lengths = [nodes[node_of[i]].length - offset for i in joining]
                 new = _prefill(
                     model,
                     joining,
-                    [caches.get(node_of[i]) for i in joining],
+                    [own(node_of[i]) for i in joining],
                     lengths,
-                    [ids[i][n:] for i, n in zip(joining, lengths)],
+                    [ids[i][offset + n :] for i, n in zip(joining, lengths)],
                     max_new_tokens,
                     pad_id,
+                    shared,
                 )
                 for i in joining:
                     caches.done(node_of[i])

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from tradeoff.inference.attention import grouped_query_attention
+from tradeoff.inference.attention import grouped_query_attention, shared_prefix
 from tradeoff.inference.once_per_device import Compute, Job, Writer
 
 
@@ -85,29 +85,64 @@ def score_texts(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: in
     return [TextScore(total, count) for total, count in zip(totals, counts)]
 
 
+# Sequences that all begin with this many tokens before their first scored one (a k-shot
+# block) compute them once and attend to them by cascade attention.
+MIN_SHARED_PREFIX = 128
+
+
+def shared_prefix_length(sequences: Sequence[tuple[list[int], list[int]]]) -> int:
+    """How many leading tokens every sequence has in common, ending before any sequence's first
+    scored position (that position's logits must come from a token that is fed, not cached)."""
+    if not sequences:
+        return 0
+    first = sequences[0][0]
+    common = len(first)
+    for ids, labels in sequences:
+        n = 0
+        limit = min(common, len(ids))
+        while n < limit and ids[n] == first[n]:
+            n += 1
+        scored = next((p for p in range(len(ids) - 1) if labels[p + 1] != -100), len(ids) - 1)
+        common = min(n, scored)
+    return common
+
+
 @torch.inference_mode()
 def score_labelled(model: Any, sequences: Sequence[tuple[list[int], list[int]]], batch_size: int) -> list[TextScore]:
     """Each sequence's summed log-likelihood of its labelled tokens (labels as in training: the
-    token id where it counts, -100 where it does not), every token given all before it."""
+    token id where it counts, -100 where it does not), every token given all before it.
+
+    When every sequence begins with the same `MIN_SHARED_PREFIX` or more tokens (the k-shot
+    block of a few-shot prompt), those are computed once and attended by cascade attention."""
     order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i][0]))
     out: list[TextScore | None] = [None] * len(sequences)
     device = next(model.parameters()).device
+    cut = shared_prefix_length(sequences) if len(sequences) > 1 else 0
+    kv = None
+    if cut >= MIN_SHARED_PREFIX:
+        with grouped_query_attention(model):
+            prefix = model(input_ids=torch.tensor([sequences[0][0][:cut]], device=device), use_cache=True)
+        kv = tuple((layer.keys, layer.values) for layer in prefix.past_key_values.layers)
+    else:
+        cut = 0
     for at in range(0, len(order), batch_size):
         batch = [sequences[i] for i in order[at : at + batch_size]]
-        width = max(len(ids) for ids, _ in batch)
+        width = max(len(ids) for ids, _ in batch) - cut
         inputs = torch.zeros((len(batch), width), dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, (ids, _) in enumerate(batch):
-            inputs[row, : len(ids)] = torch.tensor(ids)
-            mask[row, : len(ids)] = 1
+            inputs[row, : len(ids) - cut] = torch.tensor(ids[cut:])
+            mask[row, : len(ids) - cut] = 1
         # position p predicts token p + 1: score the labelled ones, and run the LM head there alone
         scored = [[p for p in range(len(ids) - 1) if labels[p + 1] != -100] for ids, labels in batch]
-        needed = sorted({p for positions in scored for p in positions}) or [0]
-        column = {p: c for c, p in enumerate(needed)}
+        needed = sorted({p - cut for positions in scored for p in positions}) or [0]
+        column = {p + cut: c for c, p in enumerate(needed)}
         kwargs: dict[str, Any] = {"input_ids": inputs.to(device), "attention_mask": mask.to(device)}
+        if cut:
+            kwargs["position_ids"] = torch.arange(cut, cut + width, device=device)[None].expand(len(batch), -1)
         if supports_logits_to_keep(model):
             kwargs["logits_to_keep"] = torch.tensor(needed, device=device)
-        with grouped_query_attention(model):
+        with grouped_query_attention(model), shared_prefix(kv):
             logits = model(**kwargs).logits
         if "logits_to_keep" not in kwargs:
             logits = logits[:, needed]

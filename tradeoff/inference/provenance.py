@@ -25,7 +25,7 @@ from typing import Any
 from tradeoff.config.settings import REPO_ROOT
 
 # Bump when generation or scoring code changes what it computes for the same inputs.
-CODE_VERSION = 5  # 4: generation reuses shared prefixes' KV caches; 5: batches refilled, GQA attention, LM head at scored positions
+CODE_VERSION = 6  # 4: generation reuses shared prefixes' KV caches; 5: batches refilled, GQA attention, LM head at scored positions; 6: cascade attention over the prefix every prompt shares
 KEYED_PACKAGES = ("torch", "transformers", "peft")
 
 

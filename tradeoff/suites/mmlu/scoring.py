@@ -14,8 +14,11 @@ log-likelihoods of the four answer continuations. We reproduce its arithmetic ex
   acc_bytes = argmax(ll / utf-8 bytes) - lm-eval 0.4.13's definitions (np.argmax ties -> first).
 
 Speed comes from the prefix: every question of a subject starts with the same description and
-k shots, so its KV cache is computed once and expanded over each batch of question suffixes
-(right-padded; the attention mask spans prefix + suffix; positions continue after the prefix).
+k shots, so its KV cache is computed once and every batch of question suffixes (right-padded;
+positions continue after the prefix) attends to it by cascade attention
+(`tradeoff.inference.attention.shared_prefix`): the prefix's keys are held once and read by one
+matrix product for the whole batch, where a cache expanded over the batch is copied into every
+row at every layer. `cascade=False` keeps the expanded cache (the reference for tests and bench).
 The cached tokens are the longest token prefix shared by the prefix's own encoding and every
 row's encoding, so a tokenizer that merges across the boundary (byte-level BPE joins "\\n\\n"
 differently at the end of a string) just caches a little less instead of scoring wrong tokens.
@@ -30,7 +33,7 @@ from typing import Any
 
 import torch
 
-from tradeoff.inference.attention import grouped_query_attention
+from tradeoff.inference.attention import grouped_query_attention, shared_prefix
 from tradeoff.inference.loglikelihood import supports_logits_to_keep
 from tradeoff.suites.mmlu.data import MMLUQuestion, load_split
 from tradeoff.suites.mmlu.prompts import (
@@ -252,9 +255,19 @@ def _shares_stems(plan: ScoringPlan) -> bool:
 
 
 def _score_over_prefix(
-    model: Any, rows: list[_Row], p: int, kv: Any | None, pad_id: int, out: dict[tuple[int, int], float]
+    model: Any,
+    rows: list[_Row],
+    p: int,
+    kv: Any | None,
+    pad_id: int,
+    out: dict[tuple[int, int], float],
+    cascade: bool,
 ) -> None:
     """One forward of rows whose first p tokens are the cached prefix `kv`."""
+    if kv is not None and cascade:
+        with shared_prefix(kv):
+            _score_batch(model, rows, [p] * len(rows), [[]] * len(rows), None, pad_id, out)
+        return
     cache = _expanded_cache(model, kv, len(rows)) if kv is not None else None
     _score_batch(model, rows, [p] * len(rows), [[1] * p] * len(rows), cache, pad_id, out)
 
@@ -265,6 +278,7 @@ def _score_rows(
     pad_id: int,
     batch_size: int,
     progress: bool,
+    cascade: bool = True,
 ) -> dict[tuple[int, int], float]:
     """Run every row (longest first) and return {(question, choice): log-likelihood}."""
     p = len(plan.cached_tokens)
@@ -273,7 +287,7 @@ def _score_rows(
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     out: dict[tuple[int, int], float] = {}
     for batch in _progress(batches, progress):
-        _score_over_prefix(model, [plan.rows[i] for i in batch], p, kv, pad_id, out)
+        _score_over_prefix(model, [plan.rows[i] for i in batch], p, kv, pad_id, out, cascade)
     return out
 
 
@@ -283,16 +297,20 @@ def _score_rows_two_level(
     pad_id: int,
     batch_size: int,
     progress: bool,
+    cascade: bool = True,
 ) -> dict[tuple[int, int], float]:
     """Rows that share a question stem (a cloze question's four options) in two passes: the
     stems of `batch_size` questions over the cached prefix, then every option row of those
     questions over its own stem's cache, so a stem is computed once instead of once per option.
 
     A stem ends before the first position whose logits are scored. Stems are right-padded; an
-    option row's mask skips its stem's padding and its positions continue the stem's own.
+    option row's mask skips its stem's padding and its positions continue the stem's own. Under
+    cascade the stems' cache and masks hold the stems alone; the prefix is the shared part.
     """
     p = len(plan.cached_tokens)
     kv = _prefix_kv(model, plan.cached_tokens) if p else None
+    shared = kv if cascade else None
+    past = 0 if shared is not None else p  # cache slots before a stem's own
     groups = _stems(plan)
     stems = sorted(groups, key=len, reverse=True)
     batches = [stems[i : i + batch_size] for i in range(0, len(stems), batch_size)]
@@ -302,25 +320,26 @@ def _score_rows_two_level(
         width = max(len(s) for s in batch)
         if width == 0:  # nothing beyond the prefix to share
             for stem in batch:
-                _score_over_prefix(model, groups[stem], p, kv, pad_id, out)
+                _score_over_prefix(model, groups[stem], p, kv, pad_id, out, cascade)
             continue
         ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), p + width), dtype=torch.long)
-        mask[:, :p] = 1
+        mask = torch.zeros((len(batch), past + width), dtype=torch.long)
+        mask[:, :past] = 1
         for i, stem in enumerate(batch):
             ids[i, : len(stem)] = torch.tensor(stem, dtype=torch.long)
-            mask[i, p : p + len(stem)] = 1
+            mask[i, past : past + len(stem)] = 1
         kwargs: dict[str, Any] = {
             "input_ids": ids.to(device),
             "attention_mask": mask.to(device),
             "position_ids": torch.arange(p, p + width, device=device)[None].expand(len(batch), -1),
             "use_cache": True,
         }
-        if kv is not None:
+        if kv is not None and shared is None:
             kwargs["past_key_values"] = _expanded_cache(model, kv, len(batch))
         if supports_logits_to_keep(model):
             kwargs["logits_to_keep"] = 1
-        stem_kv = [(layer.keys, layer.values) for layer in model(**kwargs).past_key_values.layers]
+        with shared_prefix(shared):
+            stem_kv = [(layer.keys, layer.values) for layer in model(**kwargs).past_key_values.layers]
         rows, owner = [], []
         for i, stem in enumerate(batch):
             rows += groups[stem]
@@ -329,7 +348,8 @@ def _score_rows_two_level(
         cache = _cache_of(model, [(k.index_select(0, index), v.index_select(0, index)) for k, v in stem_kv])
         starts = [p + len(batch[i]) for i in owner]
         masks = [mask[i].tolist() for i in owner]
-        _score_batch(model, rows, starts, masks, cache, pad_id, out)
+        with shared_prefix(shared):
+            _score_batch(model, rows, starts, masks, cache, pad_id, out)
     return out
 
 
@@ -351,7 +371,8 @@ def _score_batch(
     out: dict[tuple[int, int], float],
 ) -> None:
     """One forward over rows whose first `starts[i]` tokens are in `cache` (mask `past_masks[i]`
-    over the cache's slots); adds each target's log-likelihood to `out`."""
+    over the cache's slots; under a shared prefix, the prefix's tokens are not in it); adds each
+    target's log-likelihood to `out`."""
     device = model.device
     suffixes = [r.tokens[s:] for r, s in zip(rows, starts)]
     width = max(len(s) for s in suffixes)
@@ -412,11 +433,13 @@ def score_questions(
     reuse_prefix: bool = True,
     progress: bool = False,
     reuse_stems: bool = True,
+    cascade: bool = True,
 ) -> list[QuestionScore]:
     """Score questions that share `prefix` (one subject's k-shot prefix); one result per question.
 
     `reuse_prefix` computes the prefix's KV cache once; `reuse_stems` also computes each question
-    stem once for all its options (cloze), not once per option.
+    stem once for all its options (cloze), not once per option; `cascade` attends to the cached
+    prefix once per batch instead of expanding it over the batch's rows.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
@@ -430,7 +453,7 @@ def score_questions(
     model.eval()
     try:
         with torch.inference_mode(), grouped_query_attention(model):
-            lls = scorer(model, plan, _pad_id(tokenizer), batch_size, progress)
+            lls = scorer(model, plan, _pad_id(tokenizer), batch_size, progress, cascade)
     finally:
         model.train(was_training)
     scores = []
@@ -465,6 +488,7 @@ def score_mmlu(
     reuse_prefix: bool = True,
     progress: bool = False,
     reuse_stems: bool = True,
+    cascade: bool = True,
 ) -> list[QuestionScore]:
     """Score the first `limit` questions (file order, like lm-eval's --limit) of each subject."""
     scores: list[QuestionScore] = []
@@ -475,6 +499,6 @@ def score_mmlu(
         dev = load_split(mmlu_dir, subject, "dev") if shots else []
         prefix = fewshot_prefix(subject, dev, shots, formulation)
         scores += score_questions(
-            model, tokenizer, questions, prefix, formulation, batch_size, reuse_prefix, progress, reuse_stems
+            model, tokenizer, questions, prefix, formulation, batch_size, reuse_prefix, progress, reuse_stems, cascade
         )
     return scores
