@@ -26,8 +26,9 @@ import argparse
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     score_mmlu(model, tokenizer, args.mmlu_dir, subjects[:1], args.split, args.shots, args.formulation, 2, 2)
 
     before = load_average()
-    contenders = {
+    contenders: dict[str, Callable[[], Any]] = {
         "ours (prefix reuse)": lambda: _timed_ours(args, model, tokenizer, subjects, reuse=True)[0],
         "ours (expanded prefix)": lambda: _timed_ours(args, model, tokenizer, subjects, reuse=True, cascade=False)[0],
         "ours (no reuse)": lambda: _timed_ours(args, model, tokenizer, subjects, reuse=False)[0],

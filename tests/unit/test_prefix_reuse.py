@@ -78,14 +78,16 @@ def test_rows_that_join_a_running_batch_and_a_minimum_length_match_plain_generat
 
 def test_cascade_attention_equals_attention_over_the_concatenated_keys():
     """The shared prefix attended once for all rows gives SDPA's result over [prefix, own keys],
-    with left padding in the own part, grouped-query heads, prefill (T > 1) and decode (T = 1)."""
+    with left padding in the own part, grouped-query heads, decode (few queries: attended apart)
+    and prefill (many: the shared keys put before the own for the fused kernel)."""
     import torch
 
     from tradeoff.inference import attention
 
     torch.manual_seed(0)
-    batch, heads, kv_heads, dim, shared, own = 3, 6, 2, 8, 7, 5
-    for length in (1, 4):
+    batch, heads, kv_heads, dim, shared, own = 3, 6, 2, 8, 7, 40
+    assert 3 * 4 <= attention.CASCADE_MAX_QUERIES < 3 * 30  # both the decode and the prefill way
+    for length in (1, 4, 30):
         query = torch.randn(batch, heads, length, dim)
         key, value = torch.randn(batch, kv_heads, own, dim), torch.randn(batch, kv_heads, own, dim)
         shared_key, shared_value = torch.randn(1, kv_heads, shared, dim), torch.randn(1, kv_heads, shared, dim)

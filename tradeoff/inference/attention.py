@@ -26,8 +26,9 @@ from typing import Any
 import torch
 
 NAME = "sdpa_gqa"
-# Prefill queries attended to the shared prefix at a time: bounds the score matrix's memory.
-CASCADE_QUERY_CHUNK = 4096
+# Queries per row (query heads x new tokens) up to which the shared prefix is attended apart
+# (decoding); above it (prefill) it is put before each row's keys for torch's fused kernel.
+CASCADE_MAX_QUERIES = 64
 
 KV = Sequence[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), [1, kv_heads, length, dim]
 _SHARED: ContextVar[KV | None] = ContextVar("shared_prefix", default=None)
@@ -57,32 +58,40 @@ def cascade_attention(
 ) -> torch.Tensor:
     """Attention over [shared prefix, own keys]: query [B, H, T, d], key/value [B, Hkv, L, d],
     shared [1, Hkv, S, d], mask [B, 1, T, L] bool (True: attend) or None for causal; returns
-    [B, T, H, d]. The shared part is one product per KV head for all rows and grouped heads."""
+    [B, T, H, d].
+
+    Decoding (few queries per row): the shared part is one matrix product per KV head for all
+    rows and grouped heads, the own part a batched product over the rows' caches as they lie,
+    and one softmax runs over both. Prefill (many queries per row): the score matrix would be
+    large, so the shared keys are put before each row's own and torch's fused kernel runs (the
+    copy a prefill made anyway)."""
     batch, heads, length, dim = query.shape
     kv_heads, own, shared = key.shape[1], key.shape[2], shared_key.shape[2]
     groups = heads // kv_heads
-    # [Hkv, B, G*T, d]: query head h reads KV head h // G (transformers' repeat_kv order)
-    q = query.reshape(batch, kv_heads, groups * length, dim).transpose(0, 1)
-    k_own, v_own = key.transpose(0, 1), value.transpose(0, 1)  # [Hkv, B, L, d]
     if mask is None:  # causal within the rows' own part, which ends with the queries
         mask = torch.ones(length, own, dtype=torch.bool, device=query.device).tril(own - length)[None, None]
-    # [1, B, 1, T, L], against scores [Hkv, B, G, T, L]
-    allowed = mask.expand(batch, 1, length, own).transpose(0, 1)[:, :, None]
-    out = query.new_empty(kv_heads, batch, groups * length, dim)
-    rows = max(1, CASCADE_QUERY_CHUNK // (groups * length))
-    for start in range(0, batch, rows):
-        part = slice(start, start + rows)
-        n = q[:, part].shape[1]
-        scores_shared = torch.matmul(q[:, part].reshape(kv_heads, -1, dim), shared_key[0].transpose(1, 2))
-        scores_own = torch.matmul(q[:, part], k_own[:, part].transpose(2, 3))
-        scores_own = scores_own.view(kv_heads, n, groups, length, own).masked_fill(~allowed[:, part], float("-inf"))
-        scores = torch.cat([scores_shared.view(kv_heads, n, groups * length, shared), scores_own.flatten(2, 3)], -1)
-        weights = torch.softmax(scores * scale, dim=-1)
-        mixed = torch.matmul(weights[..., :shared].reshape(kv_heads, -1, shared), shared_value[0])
-        mixed = mixed.view(kv_heads, n, groups * length, dim)
-        out[:, part] = mixed + torch.matmul(weights[..., shared:], v_own[:, part])
-    # [Hkv, B, G, T, d] -> [B, T, Hkv * G, d]
-    return out.view(kv_heads, batch, groups, length, dim).permute(1, 3, 0, 2, 4).reshape(batch, length, heads, dim)
+    mask = mask.expand(batch, 1, length, own)
+    if groups * length > CASCADE_MAX_QUERIES:
+        keys = torch.cat([shared_key.expand(batch, -1, -1, -1), key], dim=2)
+        values = torch.cat([shared_value.expand(batch, -1, -1, -1), value], dim=2)
+        full = torch.cat([mask.new_ones(batch, 1, length, shared), mask], dim=-1)
+        out = torch.nn.functional.scaled_dot_product_attention(
+            query, keys, values, attn_mask=full, scale=scale, enable_gqa=groups > 1
+        )
+        return out.transpose(1, 2).contiguous()
+    rows = groups * length
+    # query head h reads KV head h // G (transformers' repeat_kv order): [B, Hkv, G*T, d]
+    q = query.reshape(batch, kv_heads, rows, dim)
+    stacked = q.transpose(0, 1).reshape(kv_heads, batch * rows, dim)  # every row's queries, per KV head
+    s_shared = torch.matmul(stacked, shared_key[0].transpose(1, 2)).view(kv_heads, batch, rows, shared)
+    s_own = torch.matmul(q, key.transpose(2, 3)).view(batch, kv_heads, groups, length, own)
+    s_own = s_own.masked_fill(~mask[:, :, None], float("-inf")).view(batch, kv_heads, rows, own)
+    weights = torch.softmax(torch.cat([s_shared.transpose(0, 1), s_own], dim=-1) * scale, dim=-1)
+    w_shared = weights[..., :shared].transpose(0, 1).reshape(kv_heads, batch * rows, shared)
+    out = torch.matmul(w_shared, shared_value[0]).view(kv_heads, batch, rows, dim).transpose(0, 1)
+    out = out + torch.matmul(weights[..., shared:], value)
+    # [B, Hkv, G, T, d] -> [B, T, Hkv * G, d]
+    return out.view(batch, kv_heads, groups, length, dim).permute(0, 3, 1, 2, 4).reshape(batch, length, heads, dim)
 
 
 def sdpa_gqa_forward(
