@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from tradeoff.inference.attention import grouped_query_attention, shared_prefix
+from tradeoff.inference.attention import KV, grouped_query_attention, shared_prefix
 from tradeoff.inference.prefix_tree import PrefixNode, prefix_tree
 
 # A prefix is worth its own KV cache when at least two prompts share this many more tokens.
@@ -82,9 +82,6 @@ def generate_uncached(
         on_batch(indices, [Generation(t, bool(s)) for t, s in zip(texts, stopped)])
         if progress is not None:
             progress.update(len(indices))
-
-
-KV = tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per layer (keys, values), [1, heads, length, dim]
 
 
 class PrefixCaches:

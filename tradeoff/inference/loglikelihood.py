@@ -12,6 +12,7 @@ import torch
 
 from tradeoff.inference.attention import grouped_query_attention, shared_prefix
 from tradeoff.inference.once_per_device import Compute, Job, Writer
+from tradeoff.inference.prefix_tree import common_prefix_length
 
 
 def supports_logits_to_keep(model: Any) -> bool:
@@ -21,6 +22,17 @@ def supports_logits_to_keep(model: Any) -> bool:
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
+def prefix_kv(model: Any, tokens: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The KV cache of `tokens` (a prefix shared by what is scored next), per layer; the LM head
+    runs at the last position only."""
+    ids = torch.tensor([tokens], dtype=torch.long, device=model.device)
+    kwargs: dict[str, Any] = {"input_ids": ids, "use_cache": True}
+    if supports_logits_to_keep(model):
+        kwargs["logits_to_keep"] = 1
+    cache = model(**kwargs).past_key_values
+    return [(layer.keys, layer.values) for layer in cache.layers]
 
 
 @dataclass(frozen=True)
@@ -98,12 +110,8 @@ def shared_prefix_length(sequences: Sequence[tuple[list[int], list[int]]]) -> in
     first = sequences[0][0]
     common = len(first)
     for ids, labels in sequences:
-        n = 0
-        limit = min(common, len(ids))
-        while n < limit and ids[n] == first[n]:
-            n += 1
         scored = next((p for p in range(len(ids) - 1) if labels[p + 1] != -100), len(ids) - 1)
-        common = min(n, scored)
+        common = min(common_prefix_length(first[:common], ids), scored)
     return common
 
 
@@ -121,8 +129,7 @@ def score_labelled(model: Any, sequences: Sequence[tuple[list[int], list[int]]],
     kv = None
     if cut >= MIN_SHARED_PREFIX:
         with grouped_query_attention(model):
-            prefix = model(input_ids=torch.tensor([sequences[0][0][:cut]], device=device), use_cache=True)
-        kv = tuple((layer.keys, layer.values) for layer in prefix.past_key_values.layers)
+            kv = prefix_kv(model, sequences[0][0][:cut])
     else:
         cut = 0
     for at in range(0, len(order), batch_size):

@@ -21,7 +21,8 @@ class PrefixNode:
     members: list[int] = field(default_factory=list)  # prompts whose longest shared prefix this is
 
 
-def _common(a: Sequence[int], b: Sequence[int], start: int = 0) -> int:
+def common_prefix_length(a: Sequence[int], b: Sequence[int], start: int = 0) -> int:
+    """How many leading tokens a and b share (counting from `start`, known to be shared)."""
     n = min(len(a), len(b))
     i = start
     while i < n and a[i] == b[i]:
@@ -47,13 +48,13 @@ def prefix_tree(ids: Sequence[Sequence[int]], min_shared: int = 32) -> tuple[lis
 
     def build(members: list[int], start: int, parent: int | None) -> None:
         shortest = min(len(ids[m]) for m in members) - 1
-        length = _common(ids[members[0]], ids[members[-1]], start) if len(members) > 1 else start  # sorted
+        length = common_prefix_length(ids[members[0]], ids[members[-1]], start) if len(members) > 1 else start  # sorted
         length = max(start, min(length, shortest))
         here = len(nodes)
         nodes.append(PrefixNode(length, parent))
         runs: list[list[int]] = [[members[0]]]
         for a, b in zip(members, members[1:]):
-            if _common(ids[a], ids[b], length) >= length + min_shared:
+            if common_prefix_length(ids[a], ids[b], length) >= length + min_shared:
                 runs[-1].append(b)
             else:
                 runs.append([b])

@@ -34,7 +34,8 @@ from typing import Any
 import torch
 
 from tradeoff.inference.attention import grouped_query_attention, shared_prefix
-from tradeoff.inference.loglikelihood import supports_logits_to_keep
+from tradeoff.inference.loglikelihood import prefix_kv, supports_logits_to_keep
+from tradeoff.inference.prefix_tree import common_prefix_length
 from tradeoff.suites.mmlu.data import MMLUQuestion, load_split
 from tradeoff.suites.mmlu.prompts import (
     DEFAULT_SHOTS,
@@ -157,14 +158,6 @@ class ScoringPlan:
         return len(self.rows)
 
 
-def _common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
 def plan_rows(
     tokenizer: Any,
     questions: Sequence[MMLUQuestion],
@@ -191,20 +184,11 @@ def plan_rows(
         for row in row_list:
             # Logits are needed from `first_pos` on, so that token must be fed, not cached.
             limit = min(t.first_pos for t in row.targets)
-            cached = min(cached, limit, _common_prefix_len(row.tokens, prefix_tokens))
+            cached = min(cached, limit, common_prefix_length(row.tokens, prefix_tokens))
     return ScoringPlan(row_list, prefix_tokens[:cached], prefix_tokens)
 
 
 # ----------------------------------------------------------------------------- forward
-
-
-def _prefix_kv(model: Any, tokens: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    ids = torch.tensor([tokens], dtype=torch.long, device=model.device)
-    kwargs: dict[str, Any] = {"input_ids": ids, "use_cache": True}
-    if supports_logits_to_keep(model):
-        kwargs["logits_to_keep"] = 1
-    cache = model(**kwargs).past_key_values
-    return [(layer.keys, layer.values) for layer in cache.layers]
 
 
 def _expanded_cache(model: Any, kv: list[tuple[torch.Tensor, torch.Tensor]], batch: int) -> Any:
@@ -282,7 +266,7 @@ def _score_rows(
 ) -> dict[tuple[int, int], float]:
     """Run every row (longest first) and return {(question, choice): log-likelihood}."""
     p = len(plan.cached_tokens)
-    kv = _prefix_kv(model, plan.cached_tokens) if p else None
+    kv = prefix_kv(model, plan.cached_tokens) if p else None
     order = sorted(range(len(plan.rows)), key=lambda i: -len(plan.rows[i].tokens))
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     out: dict[tuple[int, int], float] = {}
@@ -308,7 +292,7 @@ def _score_rows_two_level(
     cascade the stems' cache and masks hold the stems alone; the prefix is the shared part.
     """
     p = len(plan.cached_tokens)
-    kv = _prefix_kv(model, plan.cached_tokens) if p else None
+    kv = prefix_kv(model, plan.cached_tokens) if p else None
     shared = kv if cascade else None
     past = 0 if shared is not None else p  # cache slots before a stem's own
     groups = _stems(plan)
