@@ -20,8 +20,9 @@ pytestmark = [
 
 
 def test_prefix_reuse_equals_plain_generation_on_the_embedded_model(monkeypatch):
+    from cascade_spy import spy_cascade
+
     from tradeoff.config.experiments import load_registry, resolve_model
-    from tradeoff.inference import attention
     from tradeoff.inference.generation import Generation, generate_batched, generate_uncached
     from tradeoff.models.loading import load_model
     from tradeoff.suites.spider.data import SpiderData
@@ -32,14 +33,7 @@ def test_prefix_reuse_equals_plain_generation_on_the_embedded_model(monkeypatch)
     # two databases, three questions each: the schema prefix is shared within each
     chosen = [e for db in ("concert_singer", "pets_1") for e in [x for x in data.dev if x.db_id == db][:3]]
     loaded = load_model(resolve_model("base-0shot", load_registry()))
-    shared: list[int] = []
-    real = attention.cascade_attention
-
-    def counting(*args, **kwargs):
-        shared.append(args[3].shape[2])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(attention, "cascade_attention", counting)
+    shared = spy_cascade(monkeypatch)
 
     def run(fn, prompts: list[str], batch_size: int) -> list[Generation]:
         out: dict[int, Generation] = {}

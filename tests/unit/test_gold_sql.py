@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from cascade_spy import spy_cascade
 
 from tradeoff.inference.loglikelihood import score_labelled
 
@@ -36,7 +37,7 @@ def test_nothing_labelled_scores_nothing():
 def test_a_shared_few_shot_block_is_attended_once_and_scores_as_the_training_loss(monkeypatch):
     """Sequences that all begin with a k-shot block compute it once (cascade attention); each
     score is still the training loss on the whole sequence."""
-    from tradeoff.inference import attention, loglikelihood
+    from tradeoff.inference import loglikelihood
 
     model, tokenizer = tiny_mistral(seed=6), mistral_tokenizer()
     block = tokenizer(" ".join(f"Question {i}: list the singers. SQL: SELECT name FROM singer" for i in range(12)))
@@ -47,9 +48,7 @@ def test_a_shared_few_shot_block_is_attended_once_and_scores_as_the_training_los
         p = block_ids + tokenizer(prompt, add_special_tokens=False)["input_ids"]
         a = tokenizer(" " + answer, add_special_tokens=False)["input_ids"]
         sequences.append((p + a, [-100] * len(p) + a))
-    shared = []
-    real = attention.cascade_attention
-    monkeypatch.setattr(attention, "cascade_attention", lambda *a, **k: shared.append(a[3].shape[2]) or real(*a, **k))
+    shared = spy_cascade(monkeypatch)
     for batch_size in (1, 2):
         shared.clear()
         scores = score_labelled(model, sequences, batch_size)

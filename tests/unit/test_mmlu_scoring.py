@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from cascade_spy import spy_cascade
 
 from tradeoff.suites.mmlu.data import MMLUQuestion, load_split
 from tradeoff.suites.mmlu.prompts import continuations, fewshot_prefix, question_text
@@ -203,18 +204,9 @@ def test_two_level_cloze_scoring_equals_the_one_level_scorer(mistral, which, mon
 def test_the_prefix_is_attended_by_cascade_and_scores_as_the_expanded_cache(mistral, formulation, monkeypatch):
     """The k-shot prefix is held once and attended by cascade attention for each batch (stems and
     options too, for cloze); the log-likelihoods are those of the prefix expanded over the batch."""
-    from tradeoff.inference import attention
-
     model, tokenizer = mistral
     questions, prefix = _subject("high_school_geography", 6, 3, formulation)
-    shared = []
-    real = attention.cascade_attention
-
-    def counting(*args, **kwargs):
-        shared.append(args[3].shape[2])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(attention, "cascade_attention", counting)
+    shared = spy_cascade(monkeypatch)
     expanded = score_questions(model, tokenizer, questions, prefix, formulation, batch_size=4, cascade=False)
     assert not shared
     cascaded = score_questions(model, tokenizer, questions, prefix, formulation, batch_size=4)

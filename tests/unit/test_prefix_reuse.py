@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cascade_spy import spy_cascade  # noqa: E402
+
 from tradeoff.inference import generation
 from tradeoff.inference.generation import Generation, generate_batched, generate_uncached
 from tradeoff.inference.prefix_tree import prefix_tree
@@ -114,21 +116,12 @@ def test_cascade_attention_equals_attention_over_the_concatenated_keys():
 def test_a_prefix_every_prompt_shares_is_attended_by_cascade_and_matches_plain_generation(monkeypatch):
     """All prompts continue one system prompt (a k-shot block in the study): it is held once and
     attended by cascade attention, and the outputs are plain generation's."""
-    from tradeoff.inference import attention
-
     tokenizer = bytelevel_tokenizer()
     tokenizer.pad_token, tokenizer.padding_side = tokenizer.eos_token, "left"
     model = tiny_llama(len(tokenizer), seed=7)
     model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(" the")[0])
     prompts = _prompts()[:-1] + [f"{SYSTEM}\nQuestion: {q}\nSQL:" for q in QUESTIONS]  # some with no schema
-    calls = []
-    real = attention.cascade_attention
-
-    def counting(*args, **kwargs):
-        calls.append(args[3].shape[2])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(attention, "cascade_attention", counting)
+    calls = spy_cascade(monkeypatch)
     for batch_size in (3, 16):
         calls.clear()
         plain = _run(generate_uncached, model, tokenizer, prompts, batch_size, 12)
