@@ -42,8 +42,9 @@ demo: install
 # The committed full study on the CPU (docs/study-cpu/): every scorable Spider dev case, MMLU
 # val in both formulations, general-text perplexity and the gold SQL's log-likelihood, for the
 # control (base-0shot), the shipped v1 and v2, and the reference study's 4-shot base. A model
-# whose results are committed there is not rerun; each model's results are copied there as it
-# finishes. A model stopped part way keeps its finished batches: `tradeoff cache export --since
+# whose committed results are current (`tradeoff check-results`: same weights, adapter, prompt,
+# code version and packages) is not rerun; a stale one is, and each model's results are copied
+# there as it finishes. A model stopped part way keeps its finished batches: `tradeoff cache export --since
 # <its start> --out $(FULL_STUDY_DIR)/partial/<model>.jsonl.gz`, committed, is imported here
 # first, so the next run continues where it stopped.
 FULL_STUDY_DIR := docs/study-cpu
@@ -52,7 +53,7 @@ FULL_EVAL = --suite all --mmlu-split val --mmlu-formulation both -q
 study-cpu: install
 	if ls $(FULL_STUDY_DIR)/partial/*.jsonl.gz >/dev/null 2>&1; then $(BIN)/tradeoff cache import $(FULL_STUDY_DIR)/partial/*.jsonl.gz || exit $$?; fi
 	for m in $(FULL_STUDY_MODELS); do \
-	  if [ -f $(FULL_STUDY_DIR)/results/$$m.json ]; then echo "$$m: committed in $(FULL_STUDY_DIR)/results, not rerun"; continue; fi; \
+	  if $(BIN)/tradeoff check-results $(FULL_STUDY_DIR)/results/$$m.json --model $$m; then continue; fi; \
 	  $(BIN)/pytest -n auto --model $$m $(FULL_EVAL) --results-dir out/study-cpu || exit $$?; \
 	  mkdir -p $(FULL_STUDY_DIR)/results && cp out/study-cpu/results/$$m.json $(FULL_STUDY_DIR)/results/; \
 	done

@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tradeoff.training.ship",
         "copy trained adapters with their run records to adapters/ (committed; --model falls back to them)",
     ),
+    "check-results": (
+        "tradeoff.freshness",
+        "say whether a committed results JSON is still what --model NAME would compute (else why not)",
+    ),
     "log-results": (
         "tradeoff.tracking",
         "log results JSON files to TensorBoard, Weights & Biases or MLflow (offline by default)",
