@@ -111,7 +111,9 @@ def test_shipping_copies_the_adapter_its_record_and_snapshots_but_no_optimizer_s
 SNAPSHOTS = sorted(settings.shipped_adapters_dir().glob("*/*/snapshots/step-*"))
 
 
-@pytest.mark.parametrize("snapshot", SNAPSHOTS, ids=[f"{p.parents[2].name}/{p.parents[1].name}@{p.name}" for p in SNAPSHOTS])
+@pytest.mark.parametrize(
+    "snapshot", SNAPSHOTS, ids=[f"{p.parents[2].name}/{p.parents[1].name}@{p.name}" for p in SNAPSHOTS]
+)
 def test_a_shipped_snapshot_is_small_and_resolves_by_its_step(snapshot, tmp_path, monkeypatch):
     monkeypatch.setenv("TRADEOFF_MODELS_DIR", str(tmp_path))  # nothing trained locally
     assert sum(f.stat().st_size for f in snapshot.iterdir()) < 4 << 20
