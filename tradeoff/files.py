@@ -1,4 +1,5 @@
-"""File helpers every writer shares: content hashes and atomic writes (a reader never sees half a file)."""
+"""File helpers the commands share: content hashes, atomic writes (a reader never sees half a file)
+and reading a results JSON with one clear error."""
 
 from __future__ import annotations
 
@@ -31,3 +32,16 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 def write_json_atomic(path: Path, payload: Any, indent: int = 2) -> None:
     write_text_atomic(path, json.dumps(payload, indent=indent, default=str) + "\n")
+
+
+def read_results_json(path: Path, where: str) -> dict[str, Any]:
+    """A results JSON as a dict; unreadable or not an object is one UserError naming `where`."""
+    from tradeoff.errors import UserError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{where}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: not a results JSON object")
+    return data

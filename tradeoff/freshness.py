@@ -12,22 +12,19 @@ Exit status: 0 current, 1 stale or missing, 2 unreadable input.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from tradeoff.config.experiments import ModelChoice, load_registry, resolve_model
 from tradeoff.errors import UserError
+from tradeoff.files import read_results_json
 from tradeoff.inference.provenance import CODE_VERSION, package_versions
 from tradeoff.models.identity import identity_key, model_identity
 
 
 def read_results(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: not a readable results JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("identity"), dict):
+    data = read_results_json(path, str(path))
+    if not isinstance(data.get("identity"), dict):
         raise UserError(f"{path}: not a results JSON (no 'identity' object)")
     return data
 

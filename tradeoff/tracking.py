@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeoff.errors import UserError
+from tradeoff.files import read_results_json
 
 TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}  # name -> package it needs
 _NOT_METRICS = {"failures", "variant_definitions", "reasons"}  # per-case lists and prose, not figures
@@ -124,12 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     trackers = check_trackers([n for value in args.to for n in value.split(",") if n], option="--to")
     loaded = []
     for path in args.results:
-        try:
-            results = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UserError(f"--results {path}: {exc}") from None
-        if not isinstance(results, dict):
-            raise UserError(f"--results {path}: not a results JSON object")
+        results = read_results_json(path, f"--results {path}")
         results_metrics(results)  # every file is checked before anything is logged
         loaded.append((path, results))
     for path, results in loaded:

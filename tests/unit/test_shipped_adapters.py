@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -94,8 +95,6 @@ def test_shipping_copies_the_adapter_its_record_and_snapshots_but_no_optimizer_s
     assert sorted(p.name for p in target.iterdir()) == ["adapter", "loss.json", "run.json", "snapshots"]
     assert sorted(p.name for p in (target / "snapshots").iterdir()) == ["step-00002", "step-00004"]
     assert not list(target.rglob("optimizer.pt"))
-    import shutil
-
     shutil.rmtree(models)  # nothing trained here any more: `@step` finds the shipped snapshot
     snap = resolve_model("v1@step=4", load_registry())
     assert snap.adapter_path == target / "snapshots" / "step-00004" and is_shipped(snap.adapter_path)

@@ -13,12 +13,11 @@ benchmark does.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from tradeoff.errors import UserError
-from tradeoff.files import write_text_atomic
+from tradeoff.files import read_results_json, write_text_atomic
 from tradeoff.models.predictions import one_line
 
 
@@ -53,12 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", required=True, type=Path, help="a results JSON (out/results/<model>.json)")
     parser.add_argument("--out", required=True, type=Path, help="folder for gold.txt and pred.txt")
     args = parser.parse_args(argv)
-    try:
-        results = json.loads(args.results.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"--results {args.results}: {exc}") from None
-    if not isinstance(results, dict):
-        raise UserError(f"--results {args.results}: not a results JSON object")
+    results = read_results_json(args.results, f"--results {args.results}")
     gold, pred, skipped = export(results)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / "gold.txt", "\n".join(gold) + "\n")
