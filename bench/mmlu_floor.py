@@ -18,6 +18,7 @@ with these weights.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -31,7 +32,7 @@ if __package__ in (None, ""):  # run as a script: make the repo importable
 
 import torch  # noqa: E402
 
-from bench.timing import load_average  # noqa: E402
+from bench.timing import load_average, machine  # noqa: E402
 
 GOAL_S = 600.0  # the goal: both formulations of the val split in 10 minutes
 
@@ -195,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "floor_unpadded_s": unpadded_flops / best,
         "goal_s": GOAL_S,
         "load_average": [load_before, load_average()],
+        "machine": machine(),
     }
     for formulation in FORMULATIONS:
         w = figures[formulation]
@@ -213,9 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"floor for both formulations: {floor_s / 60:.1f} min, {unpadded_flops / best / 60:.1f} min "
         f"if no padding were computed (goal {GOAL_S / 60:.0f} min)"
     )
+    print(f"machine: {figures['machine']}")
     if args.json:
-        import json
-
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 0
