@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from tradeoff.hardware import cpu
 
 
 @dataclass
@@ -43,21 +44,8 @@ def load_average() -> tuple[float, float, float] | None:
 
 
 def machine() -> dict[str, Any]:
-    """What the figures were measured on: sessions land on different CPUs (one 2-core machine ran
-    fp32 GEMMs at ~50 GFLOP/s beside a training job, another at ~330 idle, with AVX-512), so a
-    figure without its machine cannot be compared with another."""
-    model, flags = platform.processor() or platform.machine(), set[str]()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:  # not Linux
-        pass
-    vector = next((isa for isa in ("avx512f", "avx2", "avx") if isa in flags), "unknown")
-    return {"cpu": model, "cores": os.cpu_count(), "vector_isa": vector, "torch_threads": torch.get_num_threads()}
+    """What the figures were measured on (`tradeoff.hardware.cpu`), with torch's thread count."""
+    return {**cpu(), "torch_threads": torch.get_num_threads()}
 
 
 def interleaved(contenders: dict[str, Callable[[], Any]], rounds: int) -> tuple[dict[str, Timing], dict[str, Any]]:

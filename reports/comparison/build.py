@@ -561,6 +561,7 @@ def metadata_rows(run: Run) -> list[tuple[str, str]]:
         (
             "hardware",
             f"{hardware.get('machine', '-')}, {hardware.get('cpus', '-')} CPUs, {hardware.get('platform', '-')}"
+            + (f", {hardware['cpu']} ({hardware.get('vector_isa', '-')})" if hardware.get("cpu") else "")
             + (f", {hardware['accelerator']}" if hardware.get("accelerator") else ""),
         ),
         ("started", started_s),

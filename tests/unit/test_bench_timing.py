@@ -1,7 +1,6 @@
 """The benches' timing harness: contenders interleaved, medians and ranges, figures as JSON."""
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -41,13 +40,3 @@ def test_medians_ratios_and_json(tmp_path):
         data["questions"] == 10 and data["timings"]["fast"]["median"] == 2.0 and data["timings"]["fast"]["max"] == 50.0
     )
     assert data["machine"] == machine()  # every figure file says what it was measured on
-
-
-def test_machine_names_the_cpu_and_its_widest_vector_unit():
-    m = machine()
-    assert m["cores"] == os.cpu_count() and m["torch_threads"] >= 1
-    assert m["vector_isa"] in {"avx512f", "avx2", "avx", "unknown"}
-    if Path("/proc/cpuinfo").exists():
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-        widest = next((isa for isa in ("avx512f", "avx2", "avx") if f" {isa} " in f"{flags} "), "unknown")
-        assert m["vector_isa"] == widest

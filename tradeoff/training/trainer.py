@@ -22,6 +22,7 @@ from typing import Any
 
 from tradeoff.config.experiments import SNAPSHOTS_DIR
 from tradeoff.errors import UserError
+from tradeoff.hardware import cpu
 from tradeoff.inference.provenance import git_state, package_versions
 from tradeoff.models.identity import base_identity, base_keys
 from tradeoff.models.loading import base_location, load_tokenizer
@@ -330,6 +331,7 @@ def _run(plan: TrainPlan, started: float, extra_callbacks: Sequence[Any], tracke
                 "forward": "one unpadded row at a time" if not cuda else "whole padded batch",
                 "base_weights_dtype": weights_dtype,
                 "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+                "hardware": cpu(),  # tokens/s means little without the CPU it was measured on
                 "world_size": args.world_size,
                 "effective_batch_size": cfg.batch_size * cfg.gradient_accumulation_steps * args.world_size,
                 "global_step": state.global_step,
