@@ -2,7 +2,7 @@
 
     pip install py-spy    # not a dependency of the project
     py-spy record --pid PID --rate 20 --duration 90 --native --format raw --output prof.txt
-    python bench/profile_summary.py prof.txt
+    python bench/profile_summary.py prof.txt [--within score_questions]
 
 prints the share of samples whose stack holds each frame (inclusive), the frames where samples
 end (exclusive) and, for the question a profile is for, a few named groups: matrix multiplies
@@ -39,6 +39,12 @@ def read(path: Path) -> list[tuple[list[str], int]]:
     return stacks
 
 
+def within(stacks: list[tuple[list[str], int]], frame: str) -> list[tuple[list[str], int]]:
+    """The samples whose stack holds a frame matching `frame` (a regex): a worker's computing
+    thread alone, not the threads that wait beside it (py-spy samples every thread)."""
+    return [(frames, n) for frames, n in stacks if any(re.search(frame, f) for f in frames)]
+
+
 def summarise(stacks: list[tuple[list[str], int]], top: int) -> list[str]:
     total = sum(n for _, n in stacks)
     if not total:
@@ -67,8 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("profile", type=Path, help="py-spy record --format raw output")
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--within", default=None, help="only samples with a frame matching this regex, e.g. score_questions")
     args = p.parse_args(argv)
-    print("\n".join(summarise(read(args.profile), args.top)))
+    stacks = read(args.profile)
+    print("\n".join(summarise(within(stacks, args.within) if args.within else stacks, args.top)))
     return 0
 
 
