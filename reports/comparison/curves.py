@@ -171,10 +171,12 @@ def best_point(points: list[CurvePoint]) -> CurvePoint | None:
 
 def versus(report: Report, best: CurvePoint, points: list[CurvePoint]) -> list[str]:
     """The best point against every other point, paired on the questions both scored: Spider EX
-    (McNemar's exact test) and the curve's forgetting signal (permutation test), each axis
-    Holm-corrected over the other points."""
+    (Newcombe's interval, McNemar's exact test), the gold SQL's loss where both have it and the
+    curve's forgetting signal (permutation tests), each Holm-corrected over the other points.
+    Two adapters of one experiment file differ in one setting (v1 and v2: the learning rate), so
+    this is that setting's effect, tested."""
     from reports.comparison.forgetting import signals
-    from tradeoff.statistics import holm, mcnemar_exact
+    from tradeoff.statistics import PairedCounts, holm, mcnemar_exact, newcombe_paired_diff_ci
 
     runs = {m.label: m.run for m in report.models}
     key = chosen_signal(report)
@@ -182,30 +184,38 @@ def versus(report: Report, best: CurvePoint, points: list[CurvePoint]) -> list[s
     for other in (p for p in points if p.label != best.label):
         a, b = runs[other.label].scored("spider"), runs[best.label].scored("spider")
         common = sorted(a.keys() & b.keys())
-        won = sum(b[k].get("outcome") == "passed" and a[k].get("outcome") != "passed" for k in common)
-        lost = sum(a[k].get("outcome") == "passed" and b[k].get("outcome") != "passed" for k in common)
         pair = signals(runs[other.label], runs[best.label])
         signal = next((s for s in pair if s.key == key), None)
-        gold = next((s for s in pair if s.key == "gold-sql"), None)
         if signal is None or not common:
             continue
-        if best.learning_axis == GOLD_SQL_AXIS and gold is not None:
-            learned = f"gold SQL loss {gold.change.diff:+.4f} nats"
-            p_learn = gold.change.p_value
-        else:
-            learned, p_learn = f"Spider EX {100 * (won - lost) / len(common):+.2f} points", mcnemar_exact(lost, won)
-        rows.append((other.label, learned, p_learn, signal))
+        right_a = [a[k].get("outcome") == "passed" for k in common]
+        right_b = [b[k].get("outcome") == "passed" for k in common]
+        counts = PairedCounts(
+            both=sum(x and y for x, y in zip(right_a, right_b, strict=True)),
+            only_base=sum(x and not y for x, y in zip(right_a, right_b, strict=True)),
+            only_new=sum(y and not x for x, y in zip(right_a, right_b, strict=True)),
+            neither=sum(not (x or y) for x, y in zip(right_a, right_b, strict=True)),
+        )
+        gold = next((s for s in pair if s.key == "gold-sql"), None)
+        rows.append((other.label, counts, mcnemar_exact(counts.only_base, counts.only_new), gold, signal))
     if not rows:
         return []
     p_ex = holm([r[2] for r in rows])
-    p_sig = holm([r[3].change.p_value for r in rows])
+    golds = [r[3] for r in rows if r[3] is not None]
+    p_gold = iter(holm([g.change.p_value for g in golds]))
+    p_sig = holm([r[4].change.p_value for r in rows])
     out = []
-    for (label, learned, _, signal), pe, ps in zip(rows, p_ex, p_sig, strict=True):
+    for (label, counts, _, gold, signal), pe, ps in zip(rows, p_ex, p_sig, strict=True):
+        ci = newcombe_paired_diff_ci(counts)
+        ex = 100 * (counts.only_new - counts.only_base) / counts.n
+        text = f"vs {label}: Spider EX {ex:+.2f} points"
+        if ci is not None:
+            text += f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+        text += f" (Holm p {pe:.3f})"
+        if gold is not None:
+            text += f", gold SQL loss {gold.change.diff:+.4f} nats (Holm p {next(p_gold):.3f})"
         sign = -1.0 if signal.higher_is_better else 1.0
-        out.append(
-            f"vs {label}: {learned} (Holm p {pe:.3f}), forgetting {sign * signal.change.diff:+.4f} "
-            f"nats (Holm p {ps:.3f})"
-        )
+        out.append(f"{text}, forgetting {sign * signal.change.diff:+.4f} nats (Holm p {ps:.3f})")
     return out
 
 

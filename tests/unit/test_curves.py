@@ -2,6 +2,7 @@
 the Pareto front, the headline, the figure and the tables."""
 
 import json
+import re
 
 import pytest
 
@@ -105,7 +106,22 @@ def test_pareto_front_and_headline(results):
     assert "significant" in text
     full = headline(points, report)  # with the paired tests against every other point
     assert "vs v2: Spider EX +16.67 points" in full  # 40/60 vs 30/60 on the same cases
+    low, high = map(float, re.search(r"vs v2: Spider EX \+16\.67 points \[([-+][\d.]+), ([-+][\d.]+)\]", full).groups())
+    assert 0 < low < 16.67 < high  # Newcombe's paired interval: v1 right on every case v2 got, and 10 more
     assert "forgetting -0.2000 nats" in full  # v1's loss per token rose 0.1, v2's 0.3
+    assert "gold SQL" not in full  # no gold SQL suite in these results
+
+
+def test_against_another_adapter_the_gold_sql_change_is_tested_too(tmp_path):
+    write(tmp_path, "base", 10, 0.0, dict(BASE), gold_drop=0.0)
+    write(tmp_path, "v1", 20, 0.05, adapter("v1", "f1"), gold_drop=0.5)
+    write(tmp_path, "v2", 20, 0.10, adapter("v2", "f2"), gold_drop=0.8)  # more learning, more forgetting
+    report = build(tmp_path, resamples=200)
+    full = headline(curve_points(report), report)
+    assert full.startswith("Best trade-off: v2 ")  # the learning axis is the gold SQL loss, where v2 learned more
+    assert "vs v1: Spider EX +0.00 points" in full  # the same 20 cases right
+    assert re.search(r"gold SQL loss -0\.3000 nats \(Holm p 0\.\d+\)", full)  # 10 x 0.3 over 10 tokens
+    assert "forgetting +0.0500 nats" in full
 
 
 def test_pareto_front_ignores_points_worse_than_the_base():
