@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reports.comparison.build import Comparison, Report
+from reports.comparison.build import Comparison, Report, fmt_p
 from tradeoff.statistics import MeanChange
 
 SIGNAL_ORDER = ("perplexity", "mmlu-cloze", "mmlu-letter")
@@ -211,11 +211,11 @@ def versus(report: Report, best: CurvePoint, points: list[CurvePoint]) -> list[s
         text = f"vs {label}: Spider EX {ex:+.2f} points"
         if ci is not None:
             text += f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
-        text += f" (Holm p {pe:.3f})"
+        text += f" (Holm p {fmt_p(pe)})"
         if gold is not None:
-            text += f", gold SQL loss {gold.change.diff:+.4f} nats (Holm p {next(p_gold):.3f})"
+            text += f", gold SQL loss {gold.change.diff:+.4f} nats (Holm p {fmt_p(next(p_gold))})"
         sign = -1.0 if signal.higher_is_better else 1.0
-        out.append(f"{text}, forgetting {sign * signal.change.diff:+.4f} nats (Holm p {ps:.3f})")
+        out.append(f"{text}, forgetting {sign * signal.change.diff:+.4f} nats (Holm p {fmt_p(ps)})")
     return out
 
 
