@@ -188,13 +188,8 @@ def versus(report: Report, best: CurvePoint, points: list[CurvePoint]) -> list[s
         signal = next((s for s in pair if s.key == key), None)
         if signal is None or not common:
             continue
-        right_a = [a[k].get("outcome") == "passed" for k in common]
-        right_b = [b[k].get("outcome") == "passed" for k in common]
-        counts = PairedCounts(
-            both=sum(x and y for x, y in zip(right_a, right_b, strict=True)),
-            only_base=sum(x and not y for x, y in zip(right_a, right_b, strict=True)),
-            only_new=sum(y and not x for x, y in zip(right_a, right_b, strict=True)),
-            neither=sum(not (x or y) for x, y in zip(right_a, right_b, strict=True)),
+        counts = PairedCounts.from_outcomes(
+            [a[k].get("outcome") == "passed" for k in common], [b[k].get("outcome") == "passed" for k in common]
         )
         gold = next((s for s in pair if s.key == "gold-sql"), None)
         rows.append((other.label, counts, mcnemar_exact(counts.only_base, counts.only_new), gold, signal))
@@ -207,8 +202,7 @@ def versus(report: Report, best: CurvePoint, points: list[CurvePoint]) -> list[s
     out = []
     for (label, counts, _, gold, signal), pe, ps in zip(rows, p_ex, p_sig, strict=True):
         ci = newcombe_paired_diff_ci(counts)
-        ex = 100 * (counts.only_new - counts.only_base) / counts.n
-        text = f"vs {label}: Spider EX {ex:+.2f} points"
+        text = f"vs {label}: Spider EX {100 * (counts.difference or 0.0):+.2f} points"
         if ci is not None:
             text += f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
         text += f" (Holm p {fmt_p(pe)})"
